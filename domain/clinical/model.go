@@ -117,6 +117,9 @@ type Batch struct {
 	Patients []PatientRow
 	Events   []EventRow
 	Regs     []Registration
+	// Units holds the distinct units of measure; EventRow.Unit indexes it
+	// from 1 so that the zero value means "no unit".
+	Units []string
 }
 
 // PatientRow is a patient in a Batch.
@@ -140,6 +143,9 @@ type EventRow struct {
 	V2   float32
 	Kind Kind
 	NVal uint8
+	// Unit is 0 for none, else Batch.Units[Unit-1]; it fits in the row's
+	// padding, so the row stays 20 bytes.
+	Unit uint16
 }
 
 // PatientEvents returns patient i's events.
@@ -158,11 +164,12 @@ func (b *Batch) PatientRegs(i int) []Registration {
 type Builder struct {
 	b     Batch
 	index map[Code]uint32
+	units map[string]uint16
 }
 
 // NewBuilder starts a batch for one practice.
 func NewBuilder(practice string) *Builder {
-	return &Builder{b: Batch{Practice: practice}, index: map[Code]uint32{}}
+	return &Builder{b: Batch{Practice: practice}, index: map[Code]uint32{}, units: map[string]uint16{}}
 }
 
 // Add appends a patient; its events are sorted by date then Seq here, so
@@ -182,13 +189,17 @@ func (bl *Builder) Add(p Patient) error {
 		RegStart: uint32(len(bl.b.Regs)),
 	}
 	for _, e := range ev {
+		ui, err := bl.unit(e.Unit)
+		if err != nil {
+			return fmt.Errorf("patient %s: %w", p.ID, err)
+		}
 		ci, ok := bl.index[e.Code]
 		if !ok {
 			ci = uint32(len(bl.b.Codes))
 			bl.index[e.Code] = ci
 			bl.b.Codes = append(bl.b.Codes, e.Code)
 		}
-		bl.b.Events = append(bl.b.Events, EventRow{Date: e.Date, Code: ci, V1: e.V1, V2: e.V2, Kind: e.Kind, NVal: e.NVal})
+		bl.b.Events = append(bl.b.Events, EventRow{Date: e.Date, Code: ci, V1: e.V1, V2: e.V2, Kind: e.Kind, NVal: e.NVal, Unit: ui})
 	}
 	bl.b.Regs = append(bl.b.Regs, p.Regs...)
 	row.EvEnd = uint32(len(bl.b.Events))
