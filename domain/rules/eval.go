@@ -501,16 +501,16 @@ func (w *worker) eval(n int32) bool {
 			if !ok1 || !ok2 {
 				return false
 			}
-			return cmpInt(nd.cmp, int64(a), int64(b))
+			return compare(nd.cmp, int64(a), int64(b))
 		case 2:
-			return cmpInt(nd.cmp, int64(w.sexOf(nd.l)), int64(w.sexOf(nd.r)))
+			return compare(nd.cmp, int64(w.sexOf(nd.l)), int64(w.sexOf(nd.r)))
 		}
 		a, ok1 := w.num(nd.l)
 		b, ok2 := w.num(nd.r)
 		if !ok1 || !ok2 {
 			return false
 		}
-		return cmpFloat(nd.cmp, a, b)
+		return compare(nd.cmp, a, b)
 	}
 	return false
 }
@@ -579,25 +579,8 @@ func (w *worker) date(ix int32) (int32, bool) {
 	return v, true
 }
 
-func cmpInt(op CmpOp, a, b int64) bool {
-	switch op {
-	case CmpLT:
-		return a < b
-	case CmpLE:
-		return a <= b
-	case CmpGT:
-		return a > b
-	case CmpGE:
-		return a >= b
-	case CmpEQ:
-		return a == b
-	case CmpNE:
-		return a != b
-	}
-	return false
-}
-
-func cmpFloat(op CmpOp, a, b float64) bool {
+// compare applies a comparison operator; both evaluators use it.
+func compare[T int64 | float64](op CmpOp, a, b T) bool {
 	switch op {
 	case CmpLT:
 		return a < b

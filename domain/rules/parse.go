@@ -930,32 +930,22 @@ func (p *parser) action(c *cursor) (Action, error) {
 	return Action{}, fmt.Errorf("%s: action %q: want select, reject or next", c.here(), w)
 }
 
-func (p *parser) orExpr(c *cursor) (*Expr, error) {
-	l, err := p.andExpr(c)
-	if err != nil {
-		return nil, err
-	}
-	for c.accept("or") {
-		r, err := p.andExpr(c)
-		if err != nil {
-			return nil, err
-		}
-		l = &Expr{Op: OpOr, L: l, R: r}
-	}
-	return l, nil
-}
+func (p *parser) orExpr(c *cursor) (*Expr, error) { return p.binary(c, "or", OpOr, p.andExpr) }
 
-func (p *parser) andExpr(c *cursor) (*Expr, error) {
-	l, err := p.unary(c)
+func (p *parser) andExpr(c *cursor) (*Expr, error) { return p.binary(c, "and", OpAnd, p.unary) }
+
+// binary parses operands joined by a left-associative word operator.
+func (p *parser) binary(c *cursor, word string, op ExprOp, operand func(*cursor) (*Expr, error)) (*Expr, error) {
+	l, err := operand(c)
 	if err != nil {
 		return nil, err
 	}
-	for c.accept("and") {
-		r, err := p.unary(c)
+	for c.accept(word) {
+		r, err := operand(c)
 		if err != nil {
 			return nil, err
 		}
-		l = &Expr{Op: OpAnd, L: l, R: r}
+		l = &Expr{Op: op, L: l, R: r}
 	}
 	return l, nil
 }

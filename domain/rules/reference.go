@@ -332,21 +332,3 @@ func (env *refEnv) number(o Operand, rp *refPatient) (float64, bool) {
 	}
 	return float64(v.count), true
 }
-
-func compare(op CmpOp, a, b float64) bool {
-	switch op {
-	case CmpLT:
-		return a < b
-	case CmpLE:
-		return a <= b
-	case CmpGT:
-		return a > b
-	case CmpGE:
-		return a >= b
-	case CmpEQ:
-		return a == b
-	case CmpNE:
-		return a != b
-	}
-	return false
-}
