@@ -31,6 +31,7 @@ const (
 	ActViewMonitor       Action = "view-monitor"
 	ActRecordExtract     Action = "record-extract"
 	ActManageUsers       Action = "manage-users"
+	ActManageOrgs        Action = "manage-orgs"
 	ActViewUsers         Action = "view-users"
 	ActViewAudit         Action = "view-audit"
 	ActExport            Action = "export"
@@ -43,7 +44,7 @@ var Actions = []Action{
 	ActDeclineOffer, ActWithdraw, ActMakeOffer, ActEnterManual, ActDeclare, ActApprove,
 	ActReturn, ActFinanceApprove, ActRequestCheck, ActManageTimetable, ActManageServices,
 	ActExtendDeadline, ActControlExtraction, ActViewMonitor, ActRecordExtract,
-	ActManageUsers, ActViewUsers, ActViewAudit, ActExport, ActRunPayments,
+	ActManageUsers, ActManageOrgs, ActViewUsers, ActViewAudit, ActExport, ActRunPayments,
 }
 
 // Target is what an action is aimed at. For a practice, Commissioner is its
@@ -132,6 +133,7 @@ var policy = map[Action]rule{
 	ActViewMonitor:       {roles: []Role{RoleExtractMonitor, RoleView}, national: true, why: "Extract Monitor or View nationally"},
 	ActRecordExtract:     {roles: []Role{RoleExtractMonitor}, national: true, why: "the scheduler or Extract Monitor nationally"},
 	ActManageUsers:       {roles: []Role{RoleUserAdministration}, own: true, comm: true, national: true, why: "User Administration for the organisation, its commissioner or nationally"},
+	ActManageOrgs:        {roles: []Role{RoleUserAdministration, RoleTimetableAdministration}, national: true, why: "User or Timetable Administration nationally"},
 	ActViewUsers:         {roles: []Role{RoleUserAdministration, RoleView}, own: true, comm: true, national: true, why: "User Administration or View for the organisation, its commissioner or nationally"},
 	ActViewAudit:         {roles: []Role{RoleView}, own: true, comm: true, national: true, why: "View for the organisation, its commissioner or nationally"},
 	ActExport:            {roles: []Role{RoleView}, national: true, requester: true, why: "View nationally or for the requesting organisation"},

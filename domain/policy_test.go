@@ -34,6 +34,7 @@ control-extraction  NN              NN                     NN                   
 view-monitor        NN              NN                     NN                    YY       YY     NN
 record-extract      NN              NN                     NN                    NN       YY     NN
 manage-users        NN              NN                     NN                    NN       YY     NN
+manage-orgs         NN              NN                     NN                    NN       YY     NN
 view-users          YN              YN                     YN                    YY       YY     NN
 view-audit          YN              YN                     YN                    YY       YY     NN
 export              NN              NN                     NN                    YY       YY     YN
@@ -42,7 +43,7 @@ run-payments        NN              NN                     NN                   
 
 var nationalActions = map[Action]bool{
 	ActManageTimetable: true, ActManageServices: true, ActExtendDeadline: true,
-	ActControlExtraction: true, ActViewMonitor: true, ActRecordExtract: true, ActRunPayments: true,
+	ActControlExtraction: true, ActViewMonitor: true, ActManageOrgs: true, ActRecordExtract: true, ActRunPayments: true,
 }
 
 func bundleUser(t *testing.T, b Bundle) *User {

@@ -26,6 +26,9 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	d := defaultConfig()
+	root.PersistentFlags().String("data", d.Data, configUsage["data"])
+	root.PersistentFlags().String("as", d.As, configUsage["as"])
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
