@@ -208,3 +208,33 @@ func (e *AuditEntry) ComputeHash() string {
 	put(e.After)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// JobState is the state of one practice's extraction for a collection run.
+type JobState string
+
+const (
+	JobQueued    JobState = "queued"
+	JobRunning   JobState = "running"
+	JobSucceeded JobState = "succeeded"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+)
+
+// Job is the scheduler's record of extracting one practice for one
+// collection run. It lives in the store so a restart resumes it.
+type Job struct {
+	Rev
+	Collection uint64    `json:"collection"`
+	Practice   string    `json:"practice"`
+	Run        int       `json:"run"`
+	State      JobState  `json:"state"`
+	Attempts   int       `json:"attempts"`
+	Error      string    `json:"error,omitempty"`
+	Done       int       `json:"done"`  // patients evaluated so far
+	Total      int       `json:"total"` // patients in the source
+	QueuedAt   time.Time `json:"queuedAt"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	// NextAttempt is when a failed attempt may be retried.
+	NextAttempt time.Time `json:"nextAttempt,omitempty"`
+}
