@@ -88,7 +88,7 @@ func TestRoundTripEveryAggregate(t *testing.T) {
 		Keys:   []domain.PublicKey{{Fingerprint: "SHA256:abc", Line: "ssh-ed25519 AAAA ann", Added: domain.MustDate("2026-04-01")}}}
 	res := &domain.ExtractResult{Collection: coll.ID, Practice: "A81001", Run: 1, RuleSetHash: "r1", SourceHash: "s1",
 		Started: t0, Finished: t0.Add(time.Second),
-		Values: []domain.FieldValue{fv("AF001", "REGISTER", 120), fv("AF008", "DENOMINATOR", 100), fv("AF008", "NUMERATOR", -1), fv("AF008", "PCADEC", 1 << 40)}}
+		Values: []domain.FieldValue{fv("AF001", "REGISTER", 120), fv("AF008", "DENOMINATOR", 100), fv("AF008", "NUMERATOR", -1), fv("AF008", "PCADEC", 1<<40)}}
 	part := &domain.Participation{Service: "QOF2526", Practice: "A81001", State: domain.PartAccepted,
 		History: []domain.Change{{At: t0, By: "ann", Event: domain.EvAccept, From: domain.PartOffered, To: domain.PartAccepted}}}
 	man := &domain.ManualEntry{Collection: coll.ID, Practice: "A81001", State: domain.ManualDraft, Values: []domain.FieldValue{fv("LD001", "REGISTER", 12)}, UpdatedBy: "ann", UpdatedAt: t0}
