@@ -345,15 +345,13 @@ func (c *Calculator) Practice(listSize int64, values []domain.IndicatorValue) (R
 	return res, nil
 }
 
-var zeroRat = new(big.Rat)
-
 // indicator calculates one indicator from the practice's values.
 func (s *practiceState) indicator(i int) (IndicatorResult, error) {
 	p := &s.c.ind[i]
 	d := p.def
 	r := IndicatorResult{
 		ID: d.ID, Kind: d.Kind, PointsMax: d.Points, PrevalenceBased: d.PrevalenceBased,
-		Points: zeroRat, NeededNextPoint: NotApplicable, NeededUpper: NotApplicable,
+		Points: new(big.Rat), NeededNextPoint: NotApplicable, NeededUpper: NotApplicable,
 	}
 	if d.Kind == domain.IndCount {
 		r.PointsMax = 0 // count indicators are paid by fee, not points
@@ -412,7 +410,7 @@ func (s *practiceState) indicator(i int) (IndicatorResult, error) {
 		r.NeededNextPoint, r.NeededUpper = patientsNeeded(d, r.Numerator, r.Denominator)
 	}
 	if pts.pn != 0 {
-		r.Points = new(big.Rat).SetFrac64(pts.pn, pts.pd)
+		r.Points.SetFrac64(pts.pn, pts.pd)
 	}
 	return s.pointsPayment(p, r, pts)
 }
@@ -423,7 +421,7 @@ func (s *practiceState) pointsPayment(p *prepared, r IndicatorResult, m money) (
 	m.ppp, m.list, m.natList, m.decimals = int64(prm.PencePerPoint), s.listSize, prm.NationalAvgListSize, prm.FactorDecimals
 	r.CPI = s.cpi
 	if s.listSize == 0 {
-		r.CPI = zeroRat
+		r.CPI = new(big.Rat)
 		r.Notes = append(r.Notes, "list size is 0: CPI is 0, nothing payable")
 	}
 	if p.def.PrevalenceBased {

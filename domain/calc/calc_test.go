@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gpcollections/domain"
@@ -531,4 +532,30 @@ func TestPercentAndDecimalFormatting(t *testing.T) {
 	if Percent(nil, 2) != "" || Decimal(nil, 2) != "" {
 		t.Error("nil should format as empty")
 	}
+}
+
+// One Calculator serves many practices at once (the national recalculation
+// fans out); run with -race.
+func TestCalculatorIsSafeForConcurrentUse(t *testing.T) {
+	c, err := New(pointsService(), pointsParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.Practice(10000, rows(svcID, "AF001 REGISTER", 200, "AF008 DENOMINATOR", 100, "AF008 NUMERATOR", 77))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 200 {
+				res, err := c.Practice(10000, rows(svcID, "AF001 REGISTER", 200, "AF008 DENOMINATOR", 100, "AF008 NUMERATOR", 77))
+				if err != nil || res.Pence != want.Pence || res.Points.Cmp(want.Points) != 0 {
+					t.Errorf("goroutine %d: %v %d", g, err, res.Pence)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -123,16 +123,17 @@ func Validate(def *domain.ServiceDef, values map[[2]string]int64) []FieldError {
 	known := map[[2]string]bool{}
 	for _, d := range def.Indicators {
 		for _, f := range d.Fields() {
-			known[[2]string{d.ID, f}] = true
+			k := [2]string{d.ID, f}
+			known[k] = true
+			if v, ok := values[k]; ok && (v < 0 || v > calc.MaxCount) {
+				add(k, "%d is not between 0 and %d", v, calc.MaxCount)
+			}
 		}
 	}
 	var unknown [][2]string
-	for k, v := range values {
-		switch {
-		case !known[k]:
+	for k := range values {
+		if !known[k] {
 			unknown = append(unknown, k)
-		case v < 0 || v > calc.MaxCount:
-			add(k, "%d is not between 0 and %d", v, calc.MaxCount)
 		}
 	}
 	slices.SortFunc(unknown, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })

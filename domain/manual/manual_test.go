@@ -146,3 +146,21 @@ func TestValidateBlamesTheCountWhenNeitherSideIsManual(t *testing.T) {
 		t.Errorf("got %v", errs)
 	}
 }
+
+func TestValidateOrderIsStable(t *testing.T) {
+	values := map[[2]string]int64{{"QI001", "NUMERATOR"}: -2, {"LD001", "REGISTER"}: -1, {"QI001", "DENOMINATOR"}: -3}
+	want := []string{
+		"LD001 REGISTER: -1 is not between 0 and 1000000000",
+		"QI001 DENOMINATOR: -3 is not between 0 and 1000000000",
+		"QI001 NUMERATOR: -2 is not between 0 and 1000000000",
+	}
+	for range 20 { // map order varies run to run; the errors must not
+		var got []string
+		for _, e := range Validate(ldService(), values) {
+			got = append(got, e.Error())
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
