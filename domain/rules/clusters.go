@@ -108,12 +108,21 @@ func ParseClusters(file string, r io.Reader) (*Clusters, error) {
 		if name == "" || strings.ContainsAny(name, " ,.") {
 			return nil, fmt.Errorf("%s:%d: bad cluster id %q", file, line, name)
 		}
+		if prev, ok := c.refset[name]; ok && prev != refset {
+			return nil, fmt.Errorf("%s:%d: cluster %s has refset %s here but %s earlier", file, line, name, refset, prev)
+		}
+		if strings.TrimSpace(rec[2]) == "" {
+			// A blank concept declares a cluster whose members a sample
+			// file does not carry: rules may name it, nothing matches it.
+			c.refset[name] = refset
+			if c.byName[name] == nil {
+				c.byName[name] = []clinical.Code{}
+			}
+			continue
+		}
 		code, err := strconv.ParseUint(strings.TrimSpace(rec[2]), 10, 64)
 		if err != nil || code == 0 {
 			return nil, fmt.Errorf("%s:%d: concept id %q is not a SNOMED CT / dm+d identifier", file, line, rec[2])
-		}
-		if prev, ok := c.refset[name]; ok && prev != refset {
-			return nil, fmt.Errorf("%s:%d: cluster %s has refset %s here but %s earlier", file, line, name, refset, prev)
 		}
 		c.refset[name] = refset
 		if seen[name] == nil {

@@ -243,9 +243,6 @@ func (p *parser) parseFile(file string, lines []logicalLine) {
 			case "register", "indicator":
 				list, err = p.listHeader(c)
 				blk, blkPos, section = blkList, pos, ""
-				if list >= 0 && p.rs.Lists[list].Kind == ListRegister {
-					section = "rules"
-				}
 			default:
 				err = c.fail("expected service, payment, field, register or indicator%s", c.found())
 			}
