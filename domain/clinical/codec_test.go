@@ -1,0 +1,254 @@
+package clinical
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"testing/iotest"
+
+	"gpcollections/domain"
+)
+
+// randomBatch builds n patients with about ev events each through Builder.
+func randomBatch(t testing.TB, n, ev int, seed uint64) *Batch {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	units := []string{"", "mm[Hg]", "mmol/mol", "kg/m2", "µmol/L"}
+	bl := NewBuilder("A81001")
+	for i := range n {
+		birth := domain.DateOf(1930+rng.IntN(95), 1, 1+rng.IntN(365))
+		p := Patient{ID: fmt.Sprintf("p%07d", i), NHSNumber: fmt.Sprintf("%010d", rng.Uint64()%1e10),
+			Birth: birth, Death: domain.NoDate, Sex: Sex(rng.IntN(4))}
+		if rng.IntN(40) == 0 {
+			p.Death = birth.AddDays(rng.IntN(30000))
+		}
+		for range rng.IntN(3) {
+			end := domain.NoDate
+			if rng.IntN(2) == 0 {
+				end = birth.AddDays(9000)
+			}
+			p.Regs = append(p.Regs, Registration{Practice: []string{"A81001", "B82002"}[rng.IntN(2)], Start: birth.AddDays(rng.IntN(9000)), End: end, Type: []string{"regular", "temporary", ""}[rng.IntN(3)]})
+		}
+		for j := range rng.IntN(2*ev + 1) {
+			e := Event{Date: birth.AddDays(rng.IntN(30000)), Code: Code(100000 + rng.IntN(300)), Kind: Kind(1 + rng.IntN(5)), Seq: uint32(j)}
+			if e.Kind == KindObservation {
+				e.NVal = uint8(rng.IntN(3))
+				if e.NVal > 0 {
+					e.V1 = float32(rng.NormFloat64() * 100)
+					e.Unit = units[rng.IntN(len(units))]
+				}
+				if e.NVal > 1 {
+					e.V2 = float32(rng.NormFloat64() * 100)
+				}
+			}
+			p.Events = append(p.Events, e)
+		}
+		if err := bl.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bl.Build()
+}
+
+func TestBatchEncodingRoundTrips(t *testing.T) {
+	for name, b := range map[string]*Batch{
+		"empty":       NewBuilder("").Build(),
+		"one patient": randomBatch(t, 1, 5, 1),
+		"practice":    randomBatch(t, 500, 30, 2),
+		"special values": {Practice: "Ä1", Codes: []Code{math.MaxUint64}, Units: []string{""},
+			Patients: []PatientRow{{ID: "", Birth: domain.NoDate, Death: math.MaxInt32, EvEnd: 1, RegEnd: 1}},
+			Events:   []EventRow{{Date: domain.NoDate, V1: float32(math.Inf(-1)), V2: float32(math.NaN()), Kind: KindMedication, NVal: 2, Unit: 1}},
+			Regs:     []Registration{{Start: domain.NoDate, End: domain.NoDate}}},
+	} {
+		data, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := UnmarshalBatch(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// NaN is never equal to itself: compare the bits of the values.
+		if name == "special values" {
+			if math.Float32bits(got.Events[0].V2) != math.Float32bits(b.Events[0].V2) {
+				t.Errorf("NaN changed")
+			}
+			got.Events[0].V2, b.Events[0].V2 = 0, 0
+		}
+		if !reflect.DeepEqual(got, b) {
+			t.Errorf("%s: round trip differs\n got %+v\nwant %+v", name, got, b)
+		}
+		var buf bytes.Buffer
+		if n, err := b.WriteTo(&buf); err != nil || n != int64(len(data)) {
+			t.Fatalf("%s: WriteTo %d %v", name, n, err)
+		}
+		streamed, err := ReadBatch(iotest.OneByteReader(&buf))
+		if err != nil || !reflect.DeepEqual(streamed, got) {
+			t.Errorf("%s: ReadBatch %v", name, err)
+		}
+	}
+}
+
+func TestEncodingRefusesMalformedBatches(t *testing.T) {
+	good := func() *Batch {
+		bl := NewBuilder("A81001")
+		for _, p := range []Patient{
+			{ID: "a", Birth: 1, Death: domain.NoDate, Events: []Event{{Date: 10, Code: 123456, Kind: KindCondition}, {Date: 20, Code: 123457, Kind: KindObservation, NVal: 1, V1: 5, Unit: "kg"}}},
+			{ID: "b", Birth: 1, Death: domain.NoDate, Events: []Event{{Date: 10, Code: 123456, Kind: KindCondition}}},
+		} {
+			if err := bl.Add(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return bl.Build()
+	}
+	if _, err := good().MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]func(b *Batch){
+		"gap in events":      func(b *Batch) { b.Patients[1].EvStart++ },
+		"events left over":   func(b *Batch) { b.Events = append(b.Events, b.Events[0]) },
+		"code out of range":  func(b *Batch) { b.Events[0].Code = uint32(len(b.Codes)) },
+		"unit out of range":  func(b *Batch) { b.Events[0].Unit = uint16(len(b.Units) + 1) },
+		"unknown kind":       func(b *Batch) { b.Events[0].Kind = 0 },
+		"three values":       func(b *Batch) { b.Events[0].NVal = 3 },
+		"events out of date": func(b *Batch) { b.Events[0].Date = 30 },
+		"unknown sex":        func(b *Batch) { b.Patients[0].Sex = 9 },
+	}
+	for name, spoil := range cases {
+		b := good()
+		spoil(b)
+		if _, err := b.MarshalBinary(); err == nil {
+			t.Errorf("%s: encoded", name)
+		}
+	}
+}
+
+// Every truncation and every single-byte corruption is reported as a bad
+// batch: never a panic, never accepted.
+func TestCorruptOrTruncatedBatchesAreRefused(t *testing.T) {
+	data, err := randomBatch(t, 40, 10, 4).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(data); n++ {
+		if _, err := UnmarshalBatch(data[:n]); !errors.Is(err, ErrBadBatch) {
+			t.Fatalf("truncated to %d bytes: %v", n, err)
+		}
+		if _, err := ReadBatch(bytes.NewReader(data[:n])); !errors.Is(err, ErrBadBatch) {
+			t.Fatalf("ReadBatch truncated to %d bytes: %v", n, err)
+		}
+	}
+	for i := range data {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x40
+		if _, err := UnmarshalBatch(bad); !errors.Is(err, ErrBadBatch) {
+			t.Fatalf("byte %d flipped: %v", i, err)
+		}
+	}
+	if _, err := UnmarshalBatch(append(bytes.Clone(data), 0)); !errors.Is(err, ErrBadBatch) {
+		t.Errorf("extra byte accepted")
+	}
+	// The practice code's length written in two bytes instead of one.
+	long := append(bytes.Clone(data[:headerLen+12]), 0x86, 0x00)
+	long = append(long, data[headerLen+13:]...)
+	binary.LittleEndian.PutUint64(long[headerLen+4:], binary.LittleEndian.Uint64(data[headerLen+4:])+1)
+	binary.LittleEndian.PutUint64(long[16:], uint64(len(long)-headerLen))
+	resum(long)
+	if _, err := UnmarshalBatch(long); err == nil || !bytes.Contains([]byte(err.Error()), []byte("META: bad length")) {
+		t.Errorf("non-shortest varint: %v", err)
+	}
+	v2 := bytes.Clone(data)
+	binary.LittleEndian.PutUint32(v2[8:], 2)
+	if _, err := UnmarshalBatch(v2); err == nil || !bytes.Contains([]byte(err.Error()), []byte("format version 2")) {
+		t.Errorf("other version: %v", err)
+	}
+}
+
+// A payload with a valid checksum but lying counts must still be refused
+// without a large allocation.
+func TestLyingCountsAreRefused(t *testing.T) {
+	data, _ := NewBuilder("X").Build().MarshalBinary()
+	// META is the first section: tag, length, practice "X" (2 bytes), then
+	// the counts. Claim a billion events and patients.
+	meta := headerLen + 12 + 2
+	for _, field := range []int{0, 1, 2, 3, 4} {
+		bad := bytes.Clone(data)
+		binary.LittleEndian.PutUint32(bad[meta+4*field:], 1<<30)
+		resum(bad)
+		allocs := testing.AllocsPerRun(1, func() {
+			if _, err := UnmarshalBatch(bad); !errors.Is(err, ErrBadBatch) {
+				t.Fatalf("count %d: %v", field, err)
+			}
+		})
+		if allocs > 20 {
+			t.Errorf("count %d: %v allocations", field, allocs)
+		}
+	}
+}
+
+// resum recomputes the header checksum after a deliberate change.
+func resum(data []byte) {
+	binary.LittleEndian.PutUint32(data[12:], crc32.Checksum(data[headerLen:], castagnoli))
+}
+
+func FuzzUnmarshalBatch(f *testing.F) {
+	for i, b := range []*Batch{NewBuilder("").Build(), randomBatch(f, 2, 3, 5), randomBatch(f, 5, 4, 6)} {
+		data, err := b.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, i%2 == 0)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, fixSum bool) {
+		// Fixing the checksum lets the fuzzer reach the section parser.
+		if fixSum && len(data) >= headerLen {
+			resum(data)
+		}
+		b, err := UnmarshalBatch(data)
+		if err != nil {
+			if !errors.Is(err, ErrBadBatch) {
+				t.Fatalf("error not marked as a bad batch: %v", err)
+			}
+			return
+		}
+		// Whatever decodes is a well-formed batch that encodes back to
+		// the same bytes.
+		again, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded batch does not encode: %v", err)
+		}
+		if !bytes.Equal(again, data) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+func BenchmarkUnmarshalBatch(b *testing.B) {
+	data, err := randomBatch(b, 10_000, 50, 7).MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := UnmarshalBatch(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMarshalBatch(b *testing.B) {
+	bt := randomBatch(b, 10_000, 50, 7)
+	for b.Loop() {
+		if _, err := bt.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
