@@ -17,13 +17,12 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/domain/calc"
+	"gpcollections/domain/rulesets"
 )
 
-// serviceByID finds a service definition by id; it is the embedded rule
-// sets' lookup, a variable so tests can supply a hand-built service.
-var serviceByID = func(id string) (*domain.ServiceDef, error) {
-	return nil, fmt.Errorf("service %s: no rule sets are built into this gpc", id)
-}
+// serviceByID finds a service definition by id: the embedded rule sets,
+// behind a variable so tests can supply a hand-built service.
+var serviceByID = rulesets.Service
 
 type calcFlags struct {
 	values, service, format, org string
@@ -99,7 +98,7 @@ func runCalc(w io.Writer, f calcFlags) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.values, err)
 	}
-	head := calcHead{Practice: rows[0].Practice, AchDate: rows[0].AchDate, Params: params}
+	head := calcHead{Service: svc, Practice: rows[0].Practice, AchDate: rows[0].AchDate, Params: params}
 	if f.format == "json" {
 		return writeCalcJSON(w, head, res)
 	}
@@ -151,6 +150,7 @@ func paramsFor(svc *domain.ServiceDef, version int, on domain.Date) (domain.Paym
 }
 
 type calcHead struct {
+	Service  *domain.ServiceDef
 	Practice string
 	AchDate  domain.Date
 	Params   domain.PaymentParams
@@ -177,15 +177,22 @@ func writeCalcText(w io.Writer, h calcHead, res calc.Result) error {
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-*s\tACHIEVEMENT\tNUM/DEN\tPOINTS\tPOUNDS\tNEXT POINT\tUPPER\t\n", idw, "INDICATOR")
 	for _, r := range res.Indicators {
+		// show prints a value, or "-" when the file does not give it.
+		show := func(field string, v int64) string {
+			if slices.Contains(r.Missing, r.ID+" "+field) {
+				return "-"
+			}
+			return strconv.FormatInt(v, 10)
+		}
 		ach, frac, pts, pounds := "", "", "", ""
 		switch r.Kind {
 		case domain.IndAchievement:
 			ach = pct(r.Achievement)
-			frac = fmt.Sprintf("%d/%d", r.Numerator, r.Denominator)
+			frac = show(domain.FieldNumerator, r.Numerator) + "/" + show(domain.FieldDenominator, r.Denominator)
 		case domain.IndRegister:
-			frac = "register " + strconv.FormatInt(r.Register, 10)
+			frac = "register " + show(domain.FieldRegister, r.Register)
 		case domain.IndCount:
-			frac = "count " + strconv.FormatInt(r.Count, 10)
+			frac = "count " + show(domain.FieldCount, r.Count)
 			if r.Capped {
 				frac += fmt.Sprintf(", paid %d", r.Payable)
 			}
@@ -196,6 +203,9 @@ func writeCalcText(w io.Writer, h calcHead, res calc.Result) error {
 		if r.PointsMax > 0 || r.Kind == domain.IndCount {
 			pounds = r.Pence.String()
 		}
+		if r.Unpriced != "" {
+			pounds = "unpriced"
+		}
 		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", idw, r.ID, ach, frac, pts, pounds, needed(r.NeededNextPoint), needed(r.NeededUpper))
 	}
 	fmt.Fprintf(tw, "%-*s\t\t\t%s of %d\t%s\t\t\t\n", idw, "TOTAL", calc.Decimal(res.Points, 2), res.PointsMax, res.Pence)
@@ -205,14 +215,38 @@ func writeCalcText(w io.Writer, h calcHead, res calc.Result) error {
 	for _, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
 		fmt.Fprintln(w, strings.TrimRight(line, " ")) // tabwriter pads empty trailing cells
 	}
-	var notes []string
+	// Missing fields: indicators with no values at all in one line, then the
+	// gaps that change the figures. Missing reason counts change nothing and
+	// are listed only in the JSON.
+	var notes, empty []string
 	for _, r := range res.Indicators {
-		if len(r.Missing) > 0 {
-			notes = append(notes, fmt.Sprintf("%s: missing %s", r.ID, strings.Join(r.Missing, ", ")))
+		d, _ := h.Service.Indicator(r.ID)
+		if len(r.Missing) >= len(d.Fields()) && !slices.ContainsFunc(r.Missing, func(m string) bool { return !strings.HasPrefix(m, r.ID+" ") }) {
+			empty = append(empty, r.ID)
+			continue
+		}
+		var gaps []string
+		for _, m := range r.Missing {
+			id, field, _ := strings.Cut(m, " ")
+			switch {
+			case id != r.ID:
+				gaps = append(gaps, m)
+			case field == domain.FieldRegister || field == domain.FieldDenominator || field == domain.FieldNumerator || field == domain.FieldCount:
+				gaps = append(gaps, field)
+			}
+		}
+		if len(gaps) > 0 {
+			notes = append(notes, fmt.Sprintf("%s: missing %s", r.ID, strings.Join(gaps, ", ")))
 		}
 		for _, n := range r.Notes {
 			notes = append(notes, r.ID+": "+n)
 		}
+		if r.Unpriced != "" {
+			notes = append(notes, r.ID+": not priced: "+r.Unpriced+"; the total leaves it out")
+		}
+	}
+	if len(empty) > 0 {
+		notes = append(notes, "no values given for "+strings.Join(empty, ", "))
 	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w)
@@ -286,6 +320,7 @@ type indicatorJSON struct {
 	NeededUpper      *int64            `json:"neededUpper"`
 	Missing          []string          `json:"missing,omitempty"`
 	Notes            []string          `json:"notes,omitempty"`
+	Unpriced         string            `json:"unpriced,omitempty"`
 }
 
 type totalsJSON struct {
@@ -294,6 +329,7 @@ type totalsJSON struct {
 	PointsMax   int          `json:"pointsMax"`
 	Pence       domain.Pence `json:"pence"`
 	Pounds      string       `json:"pounds"`
+	Unpriced    []string     `json:"unpriced,omitempty"`
 }
 
 func writeCalcJSON(w io.Writer, h calcHead, res calc.Result) error {
@@ -303,7 +339,7 @@ func writeCalcJSON(w io.Writer, h calcHead, res calc.Result) error {
 		Indicators: make([]indicatorJSON, 0, len(res.Indicators)),
 		Totals: totalsJSON{
 			Points: calc.Decimal(res.Points, 2), PointsExact: res.Points.RatString(), PointsMax: res.PointsMax,
-			Pence: res.Pence, Pounds: res.Pence.Plain(),
+			Pence: res.Pence, Pounds: res.Pence.Plain(), Unpriced: res.Unpriced,
 		},
 	}
 	str := func(s string) *string {
@@ -329,7 +365,7 @@ func writeCalcJSON(w io.Writer, h calcHead, res calc.Result) error {
 			Fee:              r.Fee, Payable: r.Payable, Capped: r.Capped,
 			Pence: r.Pence, Pounds: r.Pence.Plain(),
 			NeededNextPoint: num(r.NeededNextPoint), NeededUpper: num(r.NeededUpper),
-			Missing: r.Missing, Notes: r.Notes,
+			Missing: r.Missing, Notes: r.Notes, Unpriced: r.Unpriced,
 		})
 	}
 	enc := json.NewEncoder(w)

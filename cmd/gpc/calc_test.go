@@ -209,7 +209,51 @@ func TestCalcOrgPicksOnePractice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "practice B82002") || !strings.Contains(out, "£560.00") || !strings.Contains(out, "AF008: missing AF008 REGISTER") {
+	if !strings.Contains(out, "practice B82002") || !strings.Contains(out, "£560.00") || !strings.Contains(out, "no values given for AF001, AF008, SMOK002") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// The command is wired to the embedded rule sets.
+func TestCalcUsesEmbeddedRuleSets(t *testing.T) {
+	file := writeFile(t, `QUALITY_SERVICE,ORG_CODE,ACH_DATE,IND_CODE,FIELD_NAME,VALUE
+LDHC2526,A81001,2025-06-30,LDREG,REGISTER,25
+LDHC2526,A81001,2025-06-30,LDHC001,COUNT,31
+`)
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"calc", "--values", file, "--service", "LDHC2526", "--list-size", "9000", "--format", "json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Totals struct {
+			Pence int64 `json:"pence"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	// £140 a check, 31 checks capped at the register of 25.
+	if got.Totals.Pence != 25*14000 {
+		t.Errorf("total %d pence, want %d:\n%s", got.Totals.Pence, 25*14000, out.String())
+	}
+
+	file = writeFile(t, `QUALITY_SERVICE,ORG_CODE,ACH_DATE,IND_CODE,FIELD_NAME,VALUE
+QOF2526,A81001,2026-03-31,HYP001,REGISTER,1400
+QOF2526,A81001,2026-03-31,HYP008,REGISTER,1100
+QOF2526,A81001,2026-03-31,HYP008,DENOMINATOR,1000
+QOF2526,A81001,2026-03-31,HYP008,NUMERATOR,700
+`)
+	root = newRoot()
+	out.Reset()
+	root.SetOut(&out)
+	root.SetArgs([]string{"calc", "--values", file, "--service", "QOF2526", "--list-size", "10000"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "70.00%") || !strings.Contains(out.String(), "TOTAL") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }

@@ -93,6 +93,10 @@ type IndicatorResult struct {
 	Missing []string
 	// Notes explain a zero that is not an achievement of zero.
 	Notes []string
+	// Unpriced, when not empty, names the payment parameter that is missing
+	// (a national prevalence, a fee): the points or count stand, Pence is 0
+	// and is not a payment. A payment run must refuse such a result.
+	Unpriced string
 }
 
 // Result is one practice's calculation for one service and date.
@@ -106,6 +110,9 @@ type Result struct {
 	PointsMax int
 	// Pence is the sum of the indicators' rounded payments.
 	Pence domain.Pence
+	// Unpriced lists the indicators whose payment could not be priced (see
+	// IndicatorResult.Unpriced); Pence leaves them out.
+	Unpriced []string
 }
 
 // Input is everything one calculation needs: the rows of one practice at
@@ -157,9 +164,11 @@ type prepared struct {
 	prevReg int
 	natPrev domain.Ratio
 	// capOf is the indicator whose first field caps this count (-1 none).
-	capOf  int
-	fee    domain.Pence
-	hasFee bool
+	capOf int
+	fee   domain.Pence
+	// unpriced says which payment parameter is missing, so the indicator's
+	// points (or count) stand but its payment cannot be priced.
+	unpriced string
 }
 
 // slot finds a field's value slot, -1 when the indicator has no such field.
@@ -172,9 +181,11 @@ func (p *prepared) slot(field string) int {
 	return -1
 }
 
-// New checks the service and parameters together: every figure the
-// indicators need must be present and in range, so a practice calculation
-// can only fail on its own values.
+// New checks the service and parameters together: references must resolve
+// and every figure be in range, so a practice calculation can only fail on
+// its own values. A parameter that is absent (a national prevalence not yet
+// published, a fee) is not an error: the indicators that need it are
+// calculated but left unpriced (IndicatorResult.Unpriced).
 func New(svc *domain.ServiceDef, params domain.PaymentParams) (*Calculator, error) {
 	if svc == nil {
 		return nil, fmt.Errorf("calc: no service definition")
@@ -206,11 +217,15 @@ func New(svc *domain.ServiceDef, params domain.PaymentParams) (*Calculator, erro
 			return nil, fmt.Errorf("service %s: indicator %s thresholds %d..%d (hundredths of %%) are not 0 <= lower <= upper <= 10000", svc.ID, d.ID, d.Lower, d.Upper)
 		}
 		if d.Points > 0 && d.Kind != domain.IndCount {
-			if params.PencePerPoint <= 0 || params.PencePerPoint > MaxCount {
-				return nil, fmt.Errorf("%s: pence per point %d, want 1 to %d (indicator %s earns points)", where, params.PencePerPoint, MaxCount, d.ID)
-			}
-			if params.NationalAvgListSize <= 0 || params.NationalAvgListSize > MaxCount {
-				return nil, fmt.Errorf("%s: national average list size %d, want 1 to %d (indicator %s earns points)", where, params.NationalAvgListSize, MaxCount, d.ID)
+			switch {
+			case params.PencePerPoint < 0 || params.PencePerPoint > MaxCount:
+				return nil, fmt.Errorf("%s: pence per point %d, want 1 to %d", where, params.PencePerPoint, MaxCount)
+			case params.NationalAvgListSize < 0 || params.NationalAvgListSize > MaxCount:
+				return nil, fmt.Errorf("%s: national average list size %d, want 1 to %d", where, params.NationalAvgListSize, MaxCount)
+			case params.PencePerPoint == 0:
+				p.unpriced = fmt.Sprintf("no pence per point in payment parameters version %d", params.Version)
+			case params.NationalAvgListSize == 0:
+				p.unpriced = fmt.Sprintf("no national average list size in payment parameters version %d", params.Version)
 			}
 			if d.PrevalenceBased {
 				regID := d.Register
@@ -221,24 +236,33 @@ func New(svc *domain.ServiceDef, params domain.PaymentParams) (*Calculator, erro
 				if !ok || svc.Indicators[r].Kind == domain.IndCount {
 					return nil, fmt.Errorf("service %s: indicator %s draws its prevalence from %s, which is not a register or achievement indicator of the service", svc.ID, d.ID, regID)
 				}
+				p.prevReg = r
 				np, ok := params.NationalPrevalence[regID]
+				switch {
+				case !ok || np.Num == 0:
+					if p.unpriced == "" {
+						p.unpriced = fmt.Sprintf("no national prevalence for %s in payment parameters version %d", regID, params.Version)
+					}
 				// Between one in a million and 100%: the factor stays finite
 				// and the exact arithmetic stays in range.
-				if !ok || np.Num <= 0 || np.Den <= 0 || np.Num > np.Den || np.Den > 1e12 || np.Den/np.Num > 1_000_000 {
-					return nil, fmt.Errorf("%s: national prevalence for %s is %v, want a figure between 0.0001%% and 100%% (indicator %s is prevalence-based)", where, regID, np, d.ID)
+				case np.Num < 0 || np.Den <= 0 || np.Num > np.Den || np.Den > 1e12 || np.Den/np.Num > 1_000_000:
+					return nil, fmt.Errorf("%s: national prevalence for %s is %d/%d, want a figure between 0.0001%% and 100%%", where, regID, np.Num, np.Den)
+				default:
+					p.natPrev = np
 				}
-				p.prevReg, p.natPrev = r, np
 			}
 		}
 		if d.Kind == domain.IndCount {
 			fee, ok := params.Fees[d.ID]
-			if !ok && svc.Kind == domain.KindItemOfService {
-				return nil, fmt.Errorf("%s: no fee for count indicator %s", where, d.ID)
-			}
 			if fee < 0 || fee > MaxCount {
 				return nil, fmt.Errorf("%s: fee for %s is %s, want 0 to %s", where, d.ID, fee, domain.Pence(MaxCount))
 			}
-			p.fee, p.hasFee = fee, ok
+			p.fee = fee
+			// Outside item-of-service services a count without a fee is
+			// information, not an unpriced payment.
+			if !ok && svc.Kind == domain.KindItemOfService {
+				p.unpriced = fmt.Sprintf("no fee for %s in payment parameters version %d", d.ID, params.Version)
+			}
 			if d.CapIndicator != "" {
 				r, ok := c.index[d.CapIndicator]
 				if !ok {
@@ -341,6 +365,9 @@ func (c *Calculator) Practice(listSize int64, values []domain.IndicatorValue) (R
 		res.Points.Add(res.Points, r.Points)
 		res.PointsMax += r.PointsMax
 		res.Pence += r.Pence
+		if r.Unpriced != "" {
+			res.Unpriced = append(res.Unpriced, r.ID)
+		}
 	}
 	return res, nil
 }
@@ -417,6 +444,10 @@ func (s *practiceState) indicator(i int) (IndicatorResult, error) {
 
 // pointsPayment prices earned points: × £/point × CPI [× prevalence factor].
 func (s *practiceState) pointsPayment(p *prepared, r IndicatorResult, m money) (IndicatorResult, error) {
+	if p.unpriced != "" {
+		r.Unpriced = p.unpriced
+		return r, nil
+	}
 	prm := s.c.params
 	m.ppp, m.list, m.natList, m.decimals = int64(prm.PencePerPoint), s.listSize, prm.NationalAvgListSize, prm.FactorDecimals
 	r.CPI = s.cpi
@@ -464,9 +495,6 @@ func (s *practiceState) itemOfService(p *prepared, r IndicatorResult) (Indicator
 	if !s.have[p.base] {
 		return r, nil
 	}
-	if !p.hasFee {
-		r.Notes = append(r.Notes, "no fee in the payment parameters: count not paid")
-	}
 	r.Payable = r.Count
 	if p.capOf >= 0 {
 		capInd := &s.c.ind[p.capOf]
@@ -480,6 +508,10 @@ func (s *practiceState) itemOfService(p *prepared, r IndicatorResult) (Indicator
 		if r.Count > capVal {
 			r.Payable, r.Capped = capVal, true
 		}
+	}
+	if p.unpriced != "" {
+		r.Unpriced = p.unpriced
+		return r, nil
 	}
 	r.Pence = p.fee * domain.Pence(r.Payable) // both <= MaxCount: no overflow
 	return r, nil

@@ -47,6 +47,13 @@ func pointsParams() domain.PaymentParams {
 	}
 }
 
+// paramsWith is pointsParams changed by f.
+func paramsWith(f func(*domain.PaymentParams)) domain.PaymentParams {
+	p := pointsParams()
+	f(&p)
+	return p
+}
+
 func find(t *testing.T, r Result, id string) IndicatorResult {
 	t.Helper()
 	for _, ir := range r.Indicators {
@@ -489,27 +496,25 @@ func TestBadInputIsRefusedWithItsPlace(t *testing.T) {
 	}
 }
 
-func TestNewRefusesIncompleteParameters(t *testing.T) {
+func TestNewRefusesInvalidParameters(t *testing.T) {
 	ios := &domain.ServiceDef{ID: "FLU2526", Kind: domain.KindItemOfService, Indicators: []domain.IndicatorDef{
-		{ID: "FLU001", Kind: domain.IndCount},
+		{ID: "FLU001", Kind: domain.IndCount, CapIndicator: "FLU000"},
 	}}
-	mod := func(f func(*domain.PaymentParams)) domain.PaymentParams {
-		p := pointsParams()
-		f(&p)
-		return p
-	}
+	badRef := pointsService()
+	badRef.Indicators[1].Register = "SMOK002X"
 	cases := []struct {
 		name   string
 		svc    *domain.ServiceDef
 		params domain.PaymentParams
 		want   string
 	}{
-		{"no pence per point", pointsService(), mod(func(p *domain.PaymentParams) { p.PencePerPoint = 0 }), "pence per point 0"},
-		{"no national list size", pointsService(), mod(func(p *domain.PaymentParams) { p.NationalAvgListSize = 0 }), "national average list size 0"},
-		{"no national prevalence", pointsService(), mod(func(p *domain.PaymentParams) { p.NationalPrevalence = nil }), "national prevalence for AF001"},
-		{"prevalence over 100%", pointsService(), mod(func(p *domain.PaymentParams) { p.NationalPrevalence["AF001"] = domain.Ratio{Num: 3, Den: 2} }), "national prevalence for AF001"},
-		{"factor decimals", pointsService(), mod(func(p *domain.PaymentParams) { p.FactorDecimals = 9 }), "factor decimals 9"},
-		{"no fee", ios, domain.PaymentParams{Version: 2}, "version 2: no fee for count indicator FLU001"},
+		{"negative pence per point", pointsService(), paramsWith(func(p *domain.PaymentParams) { p.PencePerPoint = -1 }), "pence per point -1"},
+		{"negative national list size", pointsService(), paramsWith(func(p *domain.PaymentParams) { p.NationalAvgListSize = -5 }), "national average list size -5"},
+		{"prevalence over 100%", pointsService(), paramsWith(func(p *domain.PaymentParams) { p.NationalPrevalence["AF001"] = domain.Ratio{Num: 3, Den: 2} }), "national prevalence for AF001 is 3/2"},
+		{"factor decimals", pointsService(), paramsWith(func(p *domain.PaymentParams) { p.FactorDecimals = 9 }), "factor decimals 9"},
+		{"unknown register", badRef, pointsParams(), "AF008 draws its prevalence from SMOK002X"},
+		{"negative fee", ios, domain.PaymentParams{Version: 2, Fees: map[string]domain.Pence{"FLU001": -1}}, "version 2: fee for FLU001"},
+		{"unknown cap", ios, domain.PaymentParams{Fees: map[string]domain.Pence{"FLU001": 1}}, "capped by unknown indicator FLU000"},
 		{"no service", nil, pointsParams(), "no service definition"},
 	}
 	for _, tc := range cases {
@@ -520,6 +525,52 @@ func TestNewRefusesIncompleteParameters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A parameter not yet published leaves the indicators that need it unpriced:
+// their points stand, nothing is paid for them, and the result says why.
+func TestMissingParametersLeaveIndicatorsUnpriced(t *testing.T) {
+	values := rows(svcID, "AF001 REGISTER", 200, "AF008 DENOMINATOR", 100, "AF008 NUMERATOR", 95,
+		"SMOK002 DENOMINATOR", 100, "SMOK002 NUMERATOR", 95)
+	cases := []struct {
+		name     string
+		params   domain.PaymentParams
+		unpriced []string
+		why      string
+		pence    domain.Pence
+	}{
+		{"no national prevalence", paramsWith(func(p *domain.PaymentParams) { p.NationalPrevalence = nil }), []string{"AF008"}, "no national prevalence for AF001 in payment parameters version 1", 270588},
+		{"no pence per point", paramsWith(func(p *domain.PaymentParams) { p.PencePerPoint = 0 }), []string{"AF008", "SMOK002"}, "no pence per point", 0},
+		{"no national list size", paramsWith(func(p *domain.PaymentParams) { p.NationalAvgListSize = 0 }), []string{"AF008", "SMOK002"}, "no national average list size", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Calculate(Input{Service: pointsService(), Params: tc.params, ListSize: 10000, Values: values})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Unpriced, tc.unpriced) || res.Pence != tc.pence {
+				t.Errorf("unpriced %v pence %d, want %v and %d", res.Unpriced, res.Pence, tc.unpriced, tc.pence)
+			}
+			af := find(t, res, "AF008")
+			if !strings.Contains(af.Unpriced, tc.why) || af.Pence != 0 || af.Points.Cmp(big.NewRat(12, 1)) != 0 || af.NeededUpper != 0 {
+				t.Errorf("AF008 unpriced %q pence %d points %s", af.Unpriced, af.Pence, af.Points.RatString())
+			}
+		})
+	}
+	t.Run("no fee in an item-of-service service", func(t *testing.T) {
+		svc := &domain.ServiceDef{ID: "FLU2526", Kind: domain.KindItemOfService, Indicators: []domain.IndicatorDef{
+			{ID: "FLU001", Kind: domain.IndCount}, {ID: "FLU002", Kind: domain.IndCount},
+		}}
+		res, err := Calculate(Input{Service: svc, Params: domain.PaymentParams{Version: 2, Fees: map[string]domain.Pence{"FLU002": 1006}},
+			Values: rows("FLU2526", "FLU001 COUNT", 10, "FLU002 COUNT", 10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res.Unpriced, []string{"FLU001"}) || res.Pence != 10060 || res.Indicators[0].Unpriced != "no fee for FLU001 in payment parameters version 2" {
+			t.Errorf("unpriced %v pence %d: %q", res.Unpriced, res.Pence, res.Indicators[0].Unpriced)
+		}
+	})
 }
 
 func TestPercentAndDecimalFormatting(t *testing.T) {
