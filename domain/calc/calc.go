@@ -14,6 +14,22 @@
 //	pounds            points × £ per point × CPI, × prevalence factor when prevalence-based
 //	item of service   fee × count, the count capped by the cap indicator's value
 //
+// Where the formulas leave a choice:
+//   - lower == upper is a step: full points at or above the threshold;
+//     thresholds both 0 with points > 0 mean "missing from the rule set" and
+//     earn nothing, with a note, rather than a guess;
+//   - the prevalence comes from the REGISTER of the indicator named in
+//     Register (or the indicator's own REGISTER when none is named), and the
+//     national prevalence is looked up under that same id;
+//   - a register indicator with points earns them in full once its size is
+//     given (the indicator is "establishes and maintains a register");
+//   - an item-of-service count is capped by the first field of its cap
+//     indicator (REGISTER, or COUNT); with the cap not yet given nothing is
+//     payable, rather than paying uncapped;
+//   - a missing payment parameter (a national prevalence not yet published)
+//     leaves the indicators that need it unpriced and flagged, not the whole
+//     service refused.
+//
 // Money has one documented rounding point and rule: every figure above is
 // an exact fraction, and each indicator's payment is rounded once to whole
 // pence with domain.RoundPence (half away from zero). A practice's total is
