@@ -184,7 +184,7 @@ func Patient(opt Options, i int) clinical.Patient {
 		start = p.Birth
 	}
 	end := domain.NoDate
-	if g.chance(0.04) { // left in the year
+	if start < ach && g.chance(0.04) { // left in the year
 		end = g.between(max(start, ach.AddYears(-1)), ach.AddDays(-1))
 	}
 	deathP := 0.001
@@ -193,11 +193,9 @@ func Patient(opt Options, i int) clinical.Patient {
 	} else if age >= 60 {
 		deathP = 0.01
 	}
-	if g.chance(deathP) {
-		p.Death = g.between(ach.AddYears(-1), ach.AddDays(-1))
-		if p.Death < p.Birth {
-			p.Death = p.Birth
-		}
+	if start < ach && !end.Valid() && g.chance(deathP) {
+		// died in the year, while registered
+		p.Death = g.between(max(start, ach.AddYears(-1)), ach.AddDays(-1))
 		end = p.Death
 	}
 	p.Regs = []clinical.Registration{{Practice: opt.Practice, Start: start, End: end, Type: "regular"}}
