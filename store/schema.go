@@ -40,6 +40,7 @@ const (
 	bSources       = "sources"          // practice -> linked source
 	bPayRuns       = "payment_runs"     // run id -> run
 	bPaid          = "paid"             // collection id | practice | component -> payment line
+	bAspiration    = "aspiration"       // service | practice -> prior-year achievement
 	bAudit         = "audit"            // seq -> entry
 	bIdxAuditOrg   = "idx_audit_org"    // org | seq
 )
@@ -49,7 +50,7 @@ var AllBuckets = []string{
 	bMeta, bOrgs, bIdxOrgParent, bUsers, bIdxUserKey, bServices, bCollections,
 	bIdxCollByServ, bParticipation, bResults, bResultsHist, bLayouts, bIdxLayoutHash,
 	bManual, bDeclarations, bIdxDeclState, bJobs, bChecks, bSources, bPayRuns, bPaid,
-	bAudit, bIdxAuditOrg,
+	bAudit, bIdxAuditOrg, bAspiration,
 }
 
 var metaSchema = []byte("schema")
