@@ -61,8 +61,8 @@ func AddOrg(s *store.Store, actor *domain.User, o *domain.Org) error {
 	})
 }
 
-// SetListSize records a practice's list size from a date. Achievement that
-// depends on it is recalculated by the workflow when it next reads it.
+// SetListSize records a practice's list size from a date and recalculates
+// the practice's open declarations in the same transaction (RecalculatePractice).
 func SetListSize(s *store.Store, actor *domain.User, code string, from domain.Date, size int64) error {
 	if size < 0 {
 		return fmt.Errorf("list size %d for %s: must not be negative", size, code)
@@ -80,6 +80,9 @@ func SetListSize(s *store.Store, actor *domain.User, code string, from domain.Da
 		}
 		o.SetListSize(from, size)
 		if err := tx.PutOrg(o); err != nil {
+			return err
+		}
+		if _, err := RecalculatePractice(tx, code, fmt.Sprintf("list size %d from %s recorded by %s", size, from, actor.Name)); err != nil {
 			return err
 		}
 		tx.Notify(store.Change{Kind: "listsize", Practice: code})
