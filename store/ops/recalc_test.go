@@ -18,7 +18,7 @@ type wfClock struct {
 	t  time.Time
 }
 
-func (c *wfClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *wfClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *wfClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // wf is a store with two commissioners, three practices, users of every
@@ -347,7 +347,10 @@ func TestAfterFinancialApprovalNothingChanges(t *testing.T) {
 	}
 	// A correction effective after the achievement date leaves it alone.
 	p.EffectiveFrom = domain.MustDate("2026-04-01")
-	w.must(func() error { _, err := CorrectPaymentParams(w.s, w.u("admin"), "QOFT", p, "from next year"); return err }())
+	w.must(func() error {
+		_, err := CorrectPaymentParams(w.s, w.u("admin"), "QOFT", p, "from next year")
+		return err
+	}())
 	// A list size change is recorded, and the locked declaration stands.
 	w.must(SetListSize(w.s, w.u("admin"), "A81001", domain.MustDate("2026-01-01"), 20000))
 	if now := w.decl(w.qof, "A81001"); now.Version != locked.Version || now.Amount != locked.Amount || now.State != domain.DeclFinanciallyApproved {
