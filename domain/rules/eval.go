@@ -608,6 +608,9 @@ func (rs *RuleSet) Evaluate(b *clinical.Batch, ach domain.Date) []domain.Indicat
 
 // EvaluateWorkers is Evaluate with a chosen number of workers.
 func (rs *RuleSet) EvaluateWorkers(b *clinical.Batch, ach domain.Date, workers int) []domain.IndicatorValue {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	return rs.rows(b.Practice, ach, rs.countsFast(b, ach, workers))
 }
 
