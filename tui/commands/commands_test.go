@@ -1,0 +1,274 @@
+package commands
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gpcollections/domain"
+	"gpcollections/tui/internal/fixture"
+)
+
+func run(t *testing.T, d *fixture.Data, user, line string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	st := Run(Env{Store: d.Store, User: d.User(t, user), Out: &out, Err: &errb}, line)
+	return out.String(), errb.String(), st
+}
+
+func TestSplitQuotesAndErrors(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+		bad  bool
+	}{
+		{in: "timetable --json", want: []string{"timetable", "--json"}},
+		{in: "  a  'b c'  \"d \\\" e\" f\\ g ", want: []string{"a", "b c", "d \" e", "f g"}},
+		{in: "''", want: []string{""}},
+		{in: "", want: nil},
+		{in: "a 'b", bad: true},
+		{in: "a \"b", bad: true},
+		{in: "a\\", bad: true},
+		{in: "a\x00b", bad: true},
+		{in: "a\x1b[2Jb", bad: true},
+		{in: strings.Repeat("x ", 65), bad: true},
+		{in: strings.Repeat("x", maxLine+1), bad: true},
+		{in: "a\xffb", bad: true},
+	}
+	for _, c := range cases {
+		got, err := Split(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("Split(%q) = %q, want an error", c.in, got)
+			} else if Status(err) != StatusUsage {
+				t.Errorf("Split(%q) error %v is not a usage error", c.in, err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
+			t.Errorf("Split(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestParseRefusesWhatItDoesNotKnow(t *testing.T) {
+	bad := []string{
+		"rm -rf /", "timetable --nope", "achievement --service QOF2526", "achievement --date 2026-03-31",
+		"achievement --service QOF2526 --date 31/03/2026", "achievement --service QOF2526 --date 2026-03-31 --practice a81001",
+		"export --service QOF2526 --date 2026-03-31 --status some", "timetable --status nonsense", "whoami extra",
+		"queue --json=maybe",
+	}
+	for _, line := range bad {
+		words, err := Split(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := Parse(words); err == nil {
+			t.Errorf("Parse(%q) = %+v, want a usage error", line, c)
+		} else if Status(err) != StatusUsage {
+			t.Errorf("Parse(%q): %v is not a usage error", line, err)
+		}
+	}
+	c, err := Parse([]string{"achievement", "--service", "QOF2526", "--date", "2026-03-31", "--practice", "A81001", "--json"})
+	if err != nil || c.Service != "QOF2526" || c.Date != fixture.AchDate || c.Practice != "A81001" || !c.JSON {
+		t.Fatalf("Parse achievement = %+v, %v", c, err)
+	}
+}
+
+func TestUnknownCommandPrintsUsageWithStatus2(t *testing.T) {
+	d := fixture.New(t)
+	out, errs, st := run(t, d, "pat", "frobnicate")
+	if st != StatusUsage || out != "" || !strings.Contains(errs, `unknown command "frobnicate"`) || !strings.Contains(errs, "usage:") {
+		t.Fatalf("status %d, out %q, err %q", st, out, errs)
+	}
+	if _, errs, st := run(t, d, "pat", ""); st != StatusUsage || !strings.Contains(errs, "no command") {
+		t.Fatalf("empty command: status %d, err %q", st, errs)
+	}
+}
+
+func TestWhoAmIJSON(t *testing.T) {
+	d := fixture.New(t)
+	out, _, st := run(t, d, "cora", "whoami --json")
+	var w WhoAmI
+	if st != 0 || json.Unmarshal([]byte(out), &w) != nil {
+		t.Fatalf("status %d, out %q", st, out)
+	}
+	if w.User != "cora" || len(w.Grants) != 5 || w.Grants[0].Org != fixture.Commissioner {
+		t.Fatalf("whoami = %+v", w)
+	}
+}
+
+func TestTimetableForEveryRole(t *testing.T) {
+	d := fixture.New(t)
+	for bundle, name := range fixture.Users {
+		out, errs, st := run(t, d, name, "timetable --json")
+		var rows []TimetableRow
+		if st != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0].Service != fixture.Service || rows[0].Status != domain.CollExtracted {
+			t.Errorf("%s (%s): status %d, out %q, err %q", bundle, name, st, out, errs)
+		}
+	}
+	out, _, st := run(t, d, "pat", "timetable --status scheduled")
+	if st != 0 || !strings.Contains(out, "no collections") {
+		t.Fatalf("filtered timetable: %d %q", st, out)
+	}
+	if _, errs, st := run(t, d, "pat", "timetable --service NOPE1"); st != StatusFailed || !strings.Contains(errs, "NOPE1") {
+		t.Fatalf("unknown service: %d %q", st, errs)
+	}
+}
+
+func TestAchievementOwnPracticeWithMoney(t *testing.T) {
+	d := fixture.New(t)
+	out, errs, st := run(t, d, "pat", "achievement --service QOF2526 --date 2026-03-31 --json")
+	if st != 0 {
+		t.Fatalf("status %d: %s", st, errs)
+	}
+	var a Achievement
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	v := fixture.Values[fixture.PracticeA]
+	if a.Practice != fixture.PracticeA || len(a.Indicators) != 2 || a.Indicators[1].Numerator != v[3] || a.Indicators[1].Denominator != v[2] {
+		t.Fatalf("achievement = %+v", a)
+	}
+	// 241/290 = 83.10% >= upper 70%: full 12 points, paid with Finance View.
+	if a.Indicators[1].Achievement != "83.10" || a.Points != "12.00" || a.Pence == nil || *a.Pence <= 0 {
+		t.Fatalf("calculation: %+v pence %v", a.Indicators[1], a.Pence)
+	}
+	if a.Declaration == nil || a.Declaration.State != domain.DeclDeclared {
+		t.Fatalf("declaration = %+v", a.Declaration)
+	}
+	// Text form names the figures too.
+	out, _, st = run(t, d, "pat", "achievement --service QOF2526 --date 2026-03-31")
+	if st != 0 || !strings.Contains(out, "AF006") || !strings.Contains(out, "83.10%") || !strings.Contains(out, "£") {
+		t.Fatalf("text: %d %q", st, out)
+	}
+}
+
+func TestMoneyHiddenWithoutFinanceView(t *testing.T) {
+	d := fixture.New(t)
+	out, errs, st := run(t, d, "sue", "achievement --service QOF2526 --date 2026-03-31 --practice A81002 --json")
+	if st != 0 {
+		t.Fatalf("support reads any practice's values: %d %s", st, errs)
+	}
+	if strings.Contains(out, "pence") || strings.Contains(out, "payment") {
+		t.Fatalf("support (no Finance View) was shown money: %s", out)
+	}
+}
+
+// A practice user reaches no other practice's values through any command.
+func TestPracticeUserCannotReachAnotherPractice(t *testing.T) {
+	d := fixture.New(t)
+	other := fixture.Values[fixture.PracticeB]
+	secret := strconv.FormatInt(other[3], 10) // practice B's numerator
+	lines := []string{
+		"achievement --service QOF2526 --date 2026-03-31 --practice A81002",
+		"achievement --service QOF2526 --date 2026-03-31 --practice A81002 --json",
+		"export --service QOF2526 --date 2026-03-31",
+		"export --service QOF2526 --date 2026-03-31 --status all --json",
+	}
+	for _, line := range lines {
+		out, errs, st := run(t, d, "pat", line)
+		if st != StatusRefused {
+			t.Errorf("%q: status %d, want %d (refused); out %q err %q", line, st, StatusRefused, out, errs)
+		}
+		if out != "" || strings.Contains(errs, secret) {
+			t.Errorf("%q leaked output: out %q err %q", line, out, errs)
+		}
+		if !strings.Contains(errs, "may not") {
+			t.Errorf("%q: refusal does not say why: %q", line, errs)
+		}
+	}
+	for _, line := range []string{"queue --json", "timetable --json", "whoami --json"} {
+		out, _, st := run(t, d, "pat", line)
+		if st != 0 || strings.Contains(out, fixture.PracticeB) {
+			t.Errorf("%q: status %d, shows %s: %s", line, st, fixture.PracticeB, out)
+		}
+	}
+}
+
+func TestQueueByRole(t *testing.T) {
+	d := fixture.New(t)
+	cases := map[string]struct {
+		practice string
+		action   domain.Action
+	}{
+		"cora": {fixture.PracticeA, domain.ActApprove},        // declared: approve or return
+		"finn": {fixture.PracticeB, domain.ActFinanceApprove}, // approved: finance
+	}
+	for user, want := range cases {
+		out, _, st := run(t, d, user, "queue --json")
+		var items []QueueItem
+		if st != 0 || json.Unmarshal([]byte(out), &items) != nil {
+			t.Fatalf("%s: %d %q", user, st, out)
+		}
+		if len(items) != 1 || items[0].Practice != want.practice || items[0].Actions[0] != want.action || items[0].Pence == nil {
+			t.Errorf("%s queue = %+v", user, items)
+		}
+	}
+	// Practice A has declared already; nothing waits for pat, and sue
+	// (support) may change nothing.
+	for _, user := range []string{"pat", "sue", "rita"} {
+		out, _, st := run(t, d, user, "queue --json")
+		if st != 0 || strings.TrimSpace(out) != "[]" {
+			t.Errorf("%s queue: %d %q", user, st, out)
+		}
+	}
+}
+
+func TestExportForRequester(t *testing.T) {
+	d := fixture.New(t)
+	out, errs, st := run(t, d, "rita", "export --service QOF2526 --date 2026-03-31")
+	if st != 0 {
+		t.Fatalf("%d %s", st, errs)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Header plus practice B's five declared values (only B is approved).
+	if len(rows) != 6 || strings.Join(rows[0], ",") != "QUALITY_SERVICE,ORG_CODE,ACH_DATE,IND_CODE,FIELD_NAME,VALUE" {
+		t.Fatalf("rows %q", rows)
+	}
+	for _, r := range rows[1:] {
+		if r[1] != fixture.PracticeB || r[2] != "2026-03-31" {
+			t.Fatalf("row %q", r)
+		}
+	}
+	out, _, st = run(t, d, "admin", "export --service QOF2526 --date 2026-03-31 --status all --json")
+	var vals []domain.IndicatorValue
+	if st != 0 || json.Unmarshal([]byte(out), &vals) != nil || len(vals) != 10 {
+		t.Fatalf("admin export all: %d %q", st, out)
+	}
+	if _, errs, st := run(t, d, "cora", "export --service QOF2526 --date 2026-03-31"); st != StatusRefused {
+		t.Fatalf("commissioner export: %d %q", st, errs)
+	}
+}
+
+func FuzzRun(f *testing.F) {
+	for _, s := range []string{
+		"whoami", "timetable --json --service QOF2526", "achievement --service QOF2526 --date 2026-03-31 --practice A81002",
+		"export --service QOF2526 --date 2026-03-31 --status all", "queue", "'a b' \"c\\\"\" d\\ e", "achievement --date=2026-02-30",
+		"help", "-h", "timetable --status=extracted", "x 'unterminated",
+	} {
+		f.Add(s)
+	}
+	d := fixture.New(f)
+	pat := d.User(f, "pat")
+	f.Fuzz(func(t *testing.T, line string) {
+		var out, errb bytes.Buffer
+		st := Run(Env{Store: d.Store, User: pat, Out: &out, Err: &errb}, line)
+		if st < 0 || st > StatusRefused {
+			t.Fatalf("status %d", st)
+		}
+		if st != 0 && errb.Len() == 0 {
+			t.Fatalf("%q: status %d without a message", line, st)
+		}
+		// Practice A's user is never shown practice B's figures.
+		if strings.Contains(out.String(), fixture.PracticeB) {
+			t.Fatalf("%q showed %s: %s", line, fixture.PracticeB, out.String())
+		}
+	})
+}

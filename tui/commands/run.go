@@ -1,0 +1,319 @@
+package commands
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gpcollections/domain"
+	"gpcollections/domain/calc"
+	"gpcollections/store"
+)
+
+// Env is what a command runs with: the store, the signed-in user (bound by
+// the SSH server to the key that actually signed) and where output goes.
+type Env struct {
+	Store          *store.Store
+	User           *domain.User
+	KeyFingerprint string
+	Now            func() time.Time
+	Out, Err       io.Writer
+}
+
+// Run splits, parses and runs one raw command line and returns its exit
+// status; messages go to env.Err.
+func Run(env Env, raw string) int {
+	words, err := Split(raw)
+	if err != nil {
+		return env.fail(err)
+	}
+	if len(words) == 0 {
+		fmt.Fprint(env.Err, "gpc: no command given and no terminal to show the interface on.\n\n"+Usage)
+		return StatusUsage
+	}
+	c, err := Parse(words)
+	if err != nil {
+		return env.fail(err)
+	}
+	return Exec(env, c)
+}
+
+// Exec runs a parsed command.
+func Exec(env Env, c Command) int {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	var err error
+	switch c.Name {
+	case "help":
+		_, err = io.WriteString(env.Out, Usage)
+	case "whoami":
+		err = env.whoami(c)
+	case "timetable":
+		err = env.timetable(c)
+	case "achievement":
+		err = env.achievement(c)
+	case "queue":
+		err = env.queue(c)
+	case "export":
+		err = env.export(c)
+	default:
+		err = usagef("unknown command %q", clip(c.Name))
+	}
+	if err != nil {
+		return env.fail(err)
+	}
+	return StatusOK
+}
+
+// Status maps an error to its exit status.
+func Status(err error) int {
+	var ue *UsageError
+	var de *domain.Denied
+	switch {
+	case err == nil:
+		return StatusOK
+	case errors.As(err, &ue):
+		return StatusUsage
+	case errors.As(err, &de):
+		return StatusRefused
+	}
+	return StatusFailed
+}
+
+func (env Env) fail(err error) int {
+	st := Status(err)
+	fmt.Fprintf(env.Err, "gpc: %v\n", err)
+	if st == StatusUsage {
+		fmt.Fprint(env.Err, "\n"+Usage)
+	}
+	return st
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// WhoAmI is whoami's JSON.
+type WhoAmI struct {
+	User     string         `json:"user"`
+	FullName string         `json:"fullName"`
+	Key      string         `json:"key,omitempty"`
+	Grants   []domain.Grant `json:"grants"`
+}
+
+func (env Env) whoami(c Command) error {
+	u := env.User
+	w := WhoAmI{User: u.Name, FullName: u.FullName, Key: env.KeyFingerprint, Grants: append([]domain.Grant{}, u.Grants...)}
+	if c.JSON {
+		return writeJSON(env.Out, w)
+	}
+	fmt.Fprintf(env.Out, "%s (%s)\n", u.Name, u.FullName)
+	if env.KeyFingerprint != "" {
+		fmt.Fprintf(env.Out, "signed in with key %s\n", env.KeyFingerprint)
+	}
+	if len(u.Grants) == 0 {
+		fmt.Fprintln(env.Out, "no roles")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORGANISATION\tKIND\tROLE")
+	for _, g := range u.Grants {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Org, g.OrgKind, g.Role.Title())
+	}
+	return tw.Flush()
+}
+
+// TimetableRow is one collection in timetable's JSON.
+type TimetableRow struct {
+	ID                  uint64       `json:"id"`
+	Service             string       `json:"service"`
+	AchDate             domain.Date  `json:"achDate"`
+	WindowStart         domain.Date  `json:"windowStart"`
+	WindowEnd           domain.Date  `json:"windowEnd"`
+	DeclarationDeadline domain.Date  `json:"declarationDeadline"`
+	ApprovalDeadline    domain.Date  `json:"approvalDeadline"`
+	PaymentDate         domain.Date  `json:"paymentDate"`
+	Status              domain.State `json:"status"`
+	Run                 int          `json:"run"`
+}
+
+func (env Env) timetable(c Command) error {
+	// The timetable is open to every signed-in user with a role; the check
+	// still runs so a user with no roles is refused like everywhere else.
+	if err := domain.Authorize(env.User, domain.ActViewTimetable, domain.TargetNational()); err != nil {
+		return err
+	}
+	var rows []TimetableRow
+	err := env.Store.View(func(tx *store.Tx) error {
+		if c.Service != "" {
+			if _, err := tx.Service(c.Service); err != nil {
+				return err
+			}
+		}
+		cs, err := tx.Collections(c.Service)
+		if err != nil {
+			return err
+		}
+		for _, x := range cs {
+			if c.Status != "" && x.Status != domain.State(c.Status) {
+				continue
+			}
+			rows = append(rows, TimetableRow{ID: x.ID, Service: x.Service, AchDate: x.AchDate, WindowStart: x.WindowStart,
+				WindowEnd: x.WindowEnd, DeclarationDeadline: x.DeclarationDeadline, ApprovalDeadline: x.ApprovalDeadline,
+				PaymentDate: x.PaymentDate, Status: x.Status, Run: x.Run})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sortTimetable(rows)
+	if c.JSON {
+		if rows == nil {
+			rows = []TimetableRow{}
+		}
+		return writeJSON(env.Out, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(env.Out, "no collections")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSERVICE\tACHIEVEMENT DATE\tEXTRACTION WINDOW\tDECLARE BY\tAPPROVE BY\tPAYMENT\tSTATUS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s..%s\t%s\t%s\t%s\t%s\n", r.ID, r.Service, r.AchDate, r.WindowStart, r.WindowEnd,
+			r.DeclarationDeadline, r.ApprovalDeadline, r.PaymentDate, r.Status)
+	}
+	return tw.Flush()
+}
+
+func (env Env) achievement(c Command) error {
+	a, err := ReadAchievement(env.Store, env.User, c.Service, c.Date, c.Practice)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(env.Out, a)
+	}
+	fmt.Fprintf(env.Out, "%s (%s) for %s, achievement date %s\n", a.Service, a.ServiceName, a.Practice, a.AchDate)
+	fmt.Fprintf(env.Out, "collection %d: %s, extraction run %d; list size %d\n", a.Collection, a.CollectionStatus, a.Run, a.ListSize)
+	if a.Declaration != nil {
+		fmt.Fprintf(env.Out, "declaration: %s\n", a.Declaration.Title)
+	} else {
+		fmt.Fprintln(env.Out, "declaration: none yet")
+	}
+	tw := tabwriter.NewWriter(env.Out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	head := "INDICATOR\tREGISTER\tDENOM\tNUMER\tACHIEVED\tPOINTS\t"
+	if a.Pence != nil {
+		head += "PAYMENT\t"
+	}
+	fmt.Fprintln(tw, head+"NEEDED NEXT\tNEEDED MAX\t")
+	for _, r := range a.Indicators {
+		line := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s/%d\t", r.ID, r.Register, dash(r.Kind != domain.IndRegister, r.Denominator),
+			dash(r.Kind != domain.IndRegister, r.Numerator), orDash(r.Achievement, "%"), r.Points, r.PointsMax)
+		if a.Pence != nil {
+			line += r.Payment + "\t"
+		}
+		line += needed(r.NeededNextPoint) + "\t" + needed(r.NeededUpper) + "\t"
+		fmt.Fprintln(tw, line)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	total := fmt.Sprintf("total: %s of %d points", a.Points, a.PointsMax)
+	if a.Pence != nil {
+		total += ", " + domain.Pence(*a.Pence).String()
+	}
+	fmt.Fprintln(env.Out, total)
+	for _, r := range a.Indicators {
+		if len(r.Missing) > 0 {
+			fmt.Fprintf(env.Out, "%s: missing %s\n", r.ID, strings.Join(r.Missing, ", "))
+		}
+	}
+	return nil
+}
+
+func dash(show bool, n int64) string {
+	if !show {
+		return "-"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func orDash(s, suffix string) string {
+	if s == "" {
+		return "-"
+	}
+	return s + suffix
+}
+
+func needed(n int64) string {
+	if n == calc.NotApplicable {
+		return "-"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (env Env) queue(c Command) error {
+	items, err := ReadQueue(env.Store, env.User)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if items == nil {
+			items = []QueueItem{}
+		}
+		return writeJSON(env.Out, items)
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(env.Out, "nothing is waiting for you")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COLLECTION\tPRACTICE\tSTATUS\tAMOUNT\tYOU MAY\tBY")
+	for _, it := range items {
+		amount := "-"
+		if it.Pence != nil {
+			amount = domain.Pence(*it.Pence).String()
+		}
+		var acts []string
+		for _, a := range it.Actions {
+			acts = append(acts, strings.ReplaceAll(string(a), "-", " "))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Label, it.Practice, it.Title, amount, strings.Join(acts, ", "), it.Deadline)
+	}
+	return tw.Flush()
+}
+
+func (env Env) export(c Command) error {
+	rows, err := ReadExport(env.Store, env.User, c.Service, c.Date, c.Status == "all")
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if rows == nil {
+			rows = []domain.IndicatorValue{}
+		}
+		return writeJSON(env.Out, rows)
+	}
+	w := csv.NewWriter(env.Out)
+	if err := w.Write(calc.ValuesHeader); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := w.Write([]string{r.Service, r.Practice, r.AchDate.String(), r.Indicator, r.Field, strconv.FormatInt(r.Value, 10)}); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}

@@ -1,0 +1,85 @@
+// Package session is the contract between the SSH server (or the local
+// terminal runner) and the screens: what a screen is given when a person
+// signs in, and the messages the server sends it while it runs. It holds no
+// behaviour of its own, so both sides can import it without importing each
+// other.
+package session
+
+import (
+	"errors"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"gpcollections/domain"
+	"gpcollections/store"
+)
+
+// Context is everything a screen needs for one signed-in person. The SSH
+// server builds one per session; `gpc tui` builds one for the local
+// terminal. Screens must read and write only through it (ops functions with
+// User as the actor), and build every style from Renderer, never from the
+// global lipgloss renderer, so that each session gets its own terminal's
+// colours.
+type Context struct {
+	// Store is the open data store. Writes go through store/ops.
+	Store *store.Store
+	// User is the signed-in user as read when the session began. Screens
+	// that outlive a change to the user (grants, disabled) receive a
+	// UserChanged message carrying the fresh record.
+	User *domain.User
+	// KeyFingerprint is the SSH key that actually signed the session in
+	// ("" for the local terminal).
+	KeyFingerprint string
+	// Renderer builds styles for this session's terminal. Its background
+	// darkness is decided without asking the terminal (see sshserver).
+	Renderer *lipgloss.Renderer
+	// Clock is the time source; tests inject a fixed one.
+	Clock func() time.Time
+	// Width and Height are the terminal size when the session began; a
+	// tea.WindowSizeMsg follows with the same figures and on every resize.
+	Width, Height int
+	// Scheduler controls extraction; nil when no scheduler runs in this
+	// process (the local terminal), in which case screens say so instead of
+	// offering the controls.
+	Scheduler Scheduler
+	// Remote names where the session comes from ("127.0.0.1:50123", or
+	// "local terminal").
+	Remote string
+	// ReloadUser re-reads the signed-in user (by the key that signed in, or
+	// by name locally). It fails with ErrSignedOut when the user or key was
+	// removed or the account disabled.
+	ReloadUser func() (*domain.User, error)
+}
+
+// Now is the context's clock, defaulting to time.Now.
+func (c Context) Now() time.Time {
+	if c.Clock == nil {
+		return time.Now()
+	}
+	return c.Clock()
+}
+
+// Factory makes the root screen model for a signed-in person.
+type Factory func(Context) tea.Model
+
+// ErrSignedOut means the session's user may no longer be signed in: the
+// account was disabled or removed, or the key was removed.
+var ErrSignedOut = errors.New("signed out")
+
+// Scheduler is what screens may ask of the extraction scheduler. Every
+// method authorizes actor with the one policy before acting (the scheduler
+// package implements it; cmd/gpc adapts it here).
+type Scheduler interface {
+	// RunNow starts (or re-runs) a collection's extraction now.
+	RunNow(actor *domain.User, collection uint64) error
+	// Retry re-queues one practice's failed extraction.
+	Retry(actor *domain.User, collection uint64, practice string) error
+	// Pause stops starting new jobs; running jobs finish.
+	Pause(actor *domain.User) error
+	// Resume starts jobs again.
+	Resume(actor *domain.User) error
+	// Paused reports whether the scheduler is paused.
+	Paused() bool
+}
