@@ -44,7 +44,7 @@ func manualOpen(tx *store.Tx, c *domain.Collection, practice string) error {
 		return fmt.Errorf("%s, %s: %w: it opens after the automatic extract completes (the collection is %s)", c.Label(), practice, ErrManualClosed, c.Status)
 	}
 	if err := checkDeadline(tx, c, DeadlineDeclaration); err != nil {
-		return fmt.Errorf("%w (%v)", err, ErrManualClosed)
+		return fmt.Errorf("%w (%w)", err, ErrManualClosed)
 	}
 	return nil
 }

@@ -344,7 +344,7 @@ func SetAspirationPrior(s *store.Store, actor *domain.User, service, practice st
 		if done, err := reconciled(tx, service, practice); err != nil {
 			return err
 		} else if done {
-			return fmt.Errorf("%s, %s: the year was reconciled and paid; %v", service, practice, ErrLocked)
+			return fmt.Errorf("%s, %s: the year was reconciled and paid; %w", service, practice, ErrLocked)
 		}
 		b, err := tx.Aspiration(service, practice)
 		before := ""
