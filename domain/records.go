@@ -39,6 +39,9 @@ type Collection struct {
 	// Run counts extraction runs; a re-run increments it.
 	Run  int    `json:"run"`
 	Note string `json:"note,omitempty"`
+	// Paused holds the scheduler off this collection: no window opening,
+	// no new attempts (running ones finish), until resumed.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Label names the collection for people: "QOF2526 2026-03-31".
@@ -237,4 +240,7 @@ type Job struct {
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
 	// NextAttempt is when a failed attempt may be retried.
 	NextAttempt time.Time `json:"nextAttempt,omitempty"`
+	// Note is what the last attempt noticed without failing (bad lines
+	// skipped, an interrupted attempt resumed, why a practice was skipped).
+	Note string `json:"note,omitempty"`
 }
