@@ -124,8 +124,8 @@ type Scheduler struct {
 	busy atomic.Int32
 
 	cancelWork, cancelCommit, cancelLoop context.CancelFunc
-	workers, loopDone, commitDone   sync.WaitGroup
-	unsub                           func()
+	workers, loopDone, commitDone        sync.WaitGroup
+	unsub                                func()
 }
 
 // New prepares a scheduler on an open store.
