@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,9 +173,25 @@ func figures(tx *store.Tx, coll *domain.Collection, sc *serviceCalc, practice st
 	return f, nil
 }
 
+// figuresHash fingerprints sorted values (each length-prefixed, so no two
+// sets collide by shifting text), the list size, the parameter version and
+// the figures they give.
 func figuresHash(f *Figures) string {
 	h := sha256.New()
-	h.Write([]byte(domain.ValuesHash(f.Values)))
+	var b []byte
+	for _, v := range f.Values {
+		b = b[:0]
+		b = strconv.AppendInt(b, int64(len(v.Indicator)), 10)
+		b = append(b, ':')
+		b = append(b, v.Indicator...)
+		b = strconv.AppendInt(b, int64(len(v.Field)), 10)
+		b = append(b, ':')
+		b = append(b, v.Field...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, v.Value, 10)
+		b = append(b, '\n')
+		h.Write(b)
+	}
 	fmt.Fprintf(h, "|list=%d|params=%d|points=%s|pence=%d", f.ListSize, f.Params.Version, f.Result.Points.RatString(), f.Result.Pence)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -211,16 +227,14 @@ func listSizeDate(svc *domain.ServiceDef, p domain.PaymentParams, coll *domain.C
 // mergedInputs are the extract values overridden by submitted manual values:
 // always for the fields the service marks manual, and for automatic fields
 // only while the practice's extract has failed (once a re-run succeeds, the
-// extract is the source again; the typed values stay on record).
+// extract is the source again; the typed values stay on record). The
+// values come back sorted by indicator, then field.
 func mergedInputs(tx *store.Tx, coll *domain.Collection, svc *domain.ServiceDef, practice string) (vals []domain.FieldValue, hasExtract, manualUsed bool, err error) {
-	m := map[domain.FieldKey]int64{}
 	res, err := tx.Result(coll.ID, practice)
 	switch {
 	case err == nil:
 		hasExtract = true
-		for _, v := range res.Values {
-			m[domain.FieldKey{Indicator: v.Indicator, Field: v.Field}] = v.Value
-		}
+		vals = res.Values
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, false, false, err
 	}
@@ -234,28 +248,34 @@ func mergedInputs(tx *store.Tx, coll *domain.Collection, svc *domain.ServiceDef,
 			return nil, false, false, err
 		}
 		manual := manualFields(svc)
+		at := make(map[domain.FieldKey]int, len(vals))
+		for i, v := range vals {
+			at[domain.FieldKey{Indicator: v.Indicator, Field: v.Field}] = i
+		}
 		for _, v := range me.Values {
 			k := domain.FieldKey{Indicator: v.Indicator, Field: v.Field}
-			if manual[k] || failed {
-				m[k] = v.Value
-				manualUsed = true
+			if !manual[k] && !failed {
+				continue
+			}
+			manualUsed = true
+			if i, ok := at[k]; ok {
+				vals[i].Value = v.Value
+			} else {
+				at[k] = len(vals)
+				vals = append(vals, v)
 			}
 		}
-	}
-	vals = make([]domain.FieldValue, 0, len(m))
-	for k, v := range m {
-		vals = append(vals, domain.FieldValue{Indicator: k.Indicator, Field: k.Field, Value: v})
 	}
 	sortFieldValues(vals)
 	return vals, hasExtract, manualUsed, nil
 }
 
 func sortFieldValues(v []domain.FieldValue) {
-	sort.Slice(v, func(i, j int) bool {
-		if v[i].Indicator != v[j].Indicator {
-			return v[i].Indicator < v[j].Indicator
+	slices.SortFunc(v, func(a, b domain.FieldValue) int {
+		if c := strings.Compare(a.Indicator, b.Indicator); c != 0 {
+			return c
 		}
-		return v[i].Field < v[j].Field
+		return strings.Compare(a.Field, b.Field)
 	})
 }
 
