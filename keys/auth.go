@@ -97,6 +97,8 @@ func (a *Auth) PublicKeyHandler(ctx ssh.Context, key ssh.PublicKey) bool {
 		a.log().Info("ssh: disabled user's key refused", "remote", host, "user", u.Name)
 		return false
 	}
+	// A candidate only: the client has not yet proved it holds the key.
+	a.log().Debug("ssh: key acceptable if signed", "remote", host, "key", fp)
 	return true
 }
 

@@ -68,18 +68,31 @@ type Factory func(Context) tea.Model
 // account was disabled or removed, or the key was removed.
 var ErrSignedOut = errors.New("signed out")
 
-// Scheduler is what screens may ask of the extraction scheduler. Every
-// method authorizes actor with the one policy before acting (the scheduler
-// package implements it; cmd/gpc adapts it here).
+// Scheduler is what screens may ask of the extraction scheduler; the
+// methods are those of *scheduler.Scheduler (store/scheduler), so the
+// server hands that over as it is. Each authorizes actor with the one
+// policy and is one audited action. A screen reads progress and status
+// from the store (scheduler.ReadStatus works with or without a running
+// scheduler) and hears of changes through Invalidate: commits arrive with
+// their store kinds ("job", "collection"), and scheduler events that are
+// not stored with the kinds KindProgress, KindFault and KindIdle.
 type Scheduler interface {
-	// RunNow starts (or re-runs) a collection's extraction now.
-	RunNow(actor *domain.User, collection uint64) error
-	// Retry re-queues one practice's failed extraction.
-	Retry(actor *domain.User, collection uint64, practice string) error
-	// Pause stops starting new jobs; running jobs finish.
-	Pause(actor *domain.User) error
-	// Resume starts jobs again.
-	Resume(actor *domain.User) error
-	// Paused reports whether the scheduler is paused.
-	Paused() bool
+	// RunNow starts a scheduled collection's extraction now.
+	RunNow(actor *domain.User, collection uint64) (*domain.Collection, error)
+	// Rerun extracts an extracted collection again as a new run.
+	Rerun(actor *domain.User, collection uint64, reason string) (*domain.Collection, error)
+	// Retry queues one practice's failed extraction again.
+	Retry(actor *domain.User, collection uint64, practice, reason string) (*domain.Job, error)
+	// Pause holds the scheduler off a collection; Resume lets it go on.
+	Pause(actor *domain.User, collection uint64, reason string) (*domain.Collection, error)
+	Resume(actor *domain.User, collection uint64, reason string) (*domain.Collection, error)
+	// Cancel cancels a collection and its unfinished jobs.
+	Cancel(actor *domain.User, collection uint64, reason string) (*domain.Collection, error)
 }
+
+// Change kinds relayed from scheduler events that have no store commit.
+const (
+	KindProgress = "progress" // patients evaluated so far in a running job
+	KindFault    = "fault"    // something an administrator should know
+	KindIdle     = "idle"     // nothing running or due now
+)
