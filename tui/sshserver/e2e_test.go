@@ -81,7 +81,9 @@ func TestUnknownKeyIsRefusedWithAMessage(t *testing.T) {
 func TestOfferedKeyIsNotIdentity(t *testing.T) {
 	d := fixture.New(t)
 	var logs syncBuffer
-	ts := start(t, d, func(c *Config) { c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})) })
+	ts := start(t, d, func(c *Config) {
+		c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	admin := d.Signers["admin"].PublicKey()
 	pat := d.Signers["pat"]
 	stranger := fixture.NewKey(t)

@@ -228,7 +228,6 @@ func (b badSigner) Sign(r io.Reader, data []byte) (*gossh.Signature, error) {
 	return b.sign.Sign(r, data)
 }
 
-
 // offerOnly is a signer that only offers a public key: the first Marshal
 // (the query) carries the real key, later ones do not match, so the client
 // takes the server's "this key would do" as a no and never signs. It
