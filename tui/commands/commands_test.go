@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"gpcollections/domain"
+	"gpcollections/store/ops"
 	"gpcollections/tui/internal/fixture"
 )
 
@@ -191,25 +192,21 @@ func TestPracticeUserCannotReachAnotherPractice(t *testing.T) {
 
 func TestQueueByRole(t *testing.T) {
 	d := fixture.New(t)
-	cases := map[string]struct {
-		practice string
-		action   domain.Action
-	}{
-		"cora": {fixture.PracticeA, domain.ActApprove},        // declared: approve or return
-		"finn": {fixture.PracticeB, domain.ActFinanceApprove}, // approved: finance
+	cases := map[string]domain.State{
+		"cora": domain.DeclDeclared, // practice A declared: awaits the approver
+		"finn": domain.DeclApproved, // practice B approved: awaits finance
 	}
 	for user, want := range cases {
 		out, _, st := run(t, d, user, "queue --json")
-		var items []QueueItem
+		var items []ops.QueueItem
 		if st != 0 || json.Unmarshal([]byte(out), &items) != nil {
 			t.Fatalf("%s: %d %q", user, st, out)
 		}
-		if len(items) != 1 || items[0].Practice != want.practice || items[0].Actions[0] != want.action || items[0].Pence == nil {
+		if len(items) != 1 || items[0].State != want || !items[0].MoneyShown {
 			t.Errorf("%s queue = %+v", user, items)
 		}
 	}
-	// Practice A has declared already; nothing waits for pat, and sue
-	// (support) may change nothing.
+	// Practices, support and requesters approve nothing.
 	for _, user := range []string{"pat", "sue", "rita"} {
 		out, _, st := run(t, d, user, "queue --json")
 		if st != 0 || strings.TrimSpace(out) != "[]" {
@@ -238,8 +235,8 @@ func TestExportForRequester(t *testing.T) {
 		}
 	}
 	out, _, st = run(t, d, "admin", "export --service QOF2526 --date 2026-03-31 --status all --json")
-	var vals []domain.IndicatorValue
-	if st != 0 || json.Unmarshal([]byte(out), &vals) != nil || len(vals) != 10 {
+	var ex ExportJSON
+	if st != 0 || json.Unmarshal([]byte(out), &ex) != nil || len(ex.Values) != 10 || ex.Practices != 2 || len(ex.Achievement) != 4 {
 		t.Fatalf("admin export all: %d %q", st, out)
 	}
 	if _, errs, st := run(t, d, "cora", "export --service QOF2526 --date 2026-03-31"); st != StatusRefused {

@@ -37,7 +37,7 @@ commands:
   timetable [--service ID] [--status S]    collections, their windows and deadlines
   achievement --service ID --date YYYY-MM-DD [--practice CODE]
                                            a practice's values, achievement and points
-  queue                                    declarations waiting for you to act on
+  queue                                    declarations waiting for your approval
   export --service ID --date YYYY-MM-DD [--status approved|all]
                                            INDICATOR_VALUES rows for data provision (CSV)
   help                                     this text

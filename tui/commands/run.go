@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"gpcollections/domain"
 	"gpcollections/domain/calc"
 	"gpcollections/store"
+	"gpcollections/store/ops"
 )
 
 // Env is what a command runs with: the store, the signed-in user (bound by
@@ -147,40 +147,26 @@ type TimetableRow struct {
 }
 
 func (env Env) timetable(c Command) error {
-	// The timetable is open to every signed-in user with a role; the check
-	// still runs so a user with no roles is refused like everywhere else.
-	if err := domain.Authorize(env.User, domain.ActViewTimetable, domain.TargetNational()); err != nil {
-		return err
-	}
-	var rows []TimetableRow
-	err := env.Store.View(func(tx *store.Tx) error {
-		if c.Service != "" {
-			if _, err := tx.Service(c.Service); err != nil {
-				return err
-			}
-		}
-		cs, err := tx.Collections(c.Service)
-		if err != nil {
-			return err
-		}
-		for _, x := range cs {
-			if c.Status != "" && x.Status != domain.State(c.Status) {
-				continue
-			}
-			rows = append(rows, TimetableRow{ID: x.ID, Service: x.Service, AchDate: x.AchDate, WindowStart: x.WindowStart,
-				WindowEnd: x.WindowEnd, DeclarationDeadline: x.DeclarationDeadline, ApprovalDeadline: x.ApprovalDeadline,
-				PaymentDate: x.PaymentDate, Status: x.Status, Run: x.Run})
-		}
-		return nil
-	})
+	cs, err := ops.Timetable(env.Store, env.User, c.Service)
 	if err != nil {
 		return err
 	}
-	sortTimetable(rows)
-	if c.JSON {
-		if rows == nil {
-			rows = []TimetableRow{}
+	if c.Service != "" && len(cs) == 0 {
+		// Say so when the service itself is unknown, not just empty.
+		if err := env.Store.View(func(tx *store.Tx) error { _, err := tx.Service(c.Service); return err }); err != nil {
+			return err
 		}
+	}
+	rows := []TimetableRow{}
+	for _, x := range cs {
+		if c.Status != "" && x.Status != domain.State(c.Status) {
+			continue
+		}
+		rows = append(rows, TimetableRow{ID: x.ID, Service: x.Service, AchDate: x.AchDate, WindowStart: x.WindowStart,
+			WindowEnd: x.WindowEnd, DeclarationDeadline: x.DeclarationDeadline, ApprovalDeadline: x.ApprovalDeadline,
+			PaymentDate: x.PaymentDate, Status: x.Status, Run: x.Run})
+	}
+	if c.JSON {
 		return writeJSON(env.Out, rows)
 	}
 	if len(rows) == 0 {
@@ -264,56 +250,58 @@ func needed(n int64) string {
 }
 
 func (env Env) queue(c Command) error {
-	items, err := ReadQueue(env.Store, env.User)
+	items, err := ops.Queue(env.Store, env.User, ops.QueueFilter{})
 	if err != nil {
 		return err
 	}
 	if c.JSON {
 		if items == nil {
-			items = []QueueItem{}
+			items = []ops.QueueItem{}
 		}
 		return writeJSON(env.Out, items)
 	}
 	if len(items) == 0 {
-		fmt.Fprintln(env.Out, "nothing is waiting for you")
+		fmt.Fprintln(env.Out, "nothing is waiting for your approval")
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COLLECTION\tPRACTICE\tSTATUS\tAMOUNT\tYOU MAY\tBY")
+	fmt.Fprintln(tw, "COLLECTION\tPRACTICE\tSTATUS\tPOINTS\tAMOUNT\tDECLARED BY\tAPPROVE BY")
 	for _, it := range items {
 		amount := "-"
-		if it.Pence != nil {
-			amount = domain.Pence(*it.Pence).String()
+		if it.MoneyShown {
+			amount = it.Amount.String()
 		}
-		var acts []string
-		for _, a := range it.Actions {
-			acts = append(acts, strings.ReplaceAll(string(a), "-", " "))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Label, it.Practice, it.Title, amount, strings.Join(acts, ", "), it.Deadline)
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", it.Label, it.Ref.Practice, it.PracticeName, it.Status, it.Points, amount, it.DeclaredBy, it.Deadline)
 	}
 	return tw.Flush()
 }
 
+// ExportJSON is export's JSON: the INDICATOR_VALUES rows and the
+// achievement rows of ops.ExportCollection.
+type ExportJSON struct {
+	Service     string                  `json:"service"`
+	AchDate     domain.Date             `json:"achDate"`
+	Status      string                  `json:"status"`
+	Practices   int                     `json:"practices"`
+	Values      []domain.IndicatorValue `json:"values"`
+	Achievement []ops.AchievementRow    `json:"achievement"`
+}
+
 func (env Env) export(c Command) error {
-	rows, err := ReadExport(env.Store, env.User, c.Service, c.Date, c.Status == "all")
+	ex, err := ops.ExportCollection(env.Store, env.User, c.Service, c.Date, c.Status)
 	if err != nil {
 		return err
 	}
 	if c.JSON {
-		if rows == nil {
-			rows = []domain.IndicatorValue{}
+		j := ExportJSON{Service: ex.Service, AchDate: ex.AchDate, Status: ex.Status, Practices: ex.Practices,
+			Values: ex.Values, Achievement: ex.Achievement}
+		if j.Values == nil {
+			j.Values = []domain.IndicatorValue{}
 		}
-		return writeJSON(env.Out, rows)
-	}
-	w := csv.NewWriter(env.Out)
-	if err := w.Write(calc.ValuesHeader); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := w.Write([]string{r.Service, r.Practice, r.AchDate.String(), r.Indicator, r.Field, strconv.FormatInt(r.Value, 10)}); err != nil {
-			return err
+		if j.Achievement == nil {
+			j.Achievement = []ops.AchievementRow{}
 		}
+		return writeJSON(env.Out, j)
 	}
-	w.Flush()
-	return w.Error()
+	return ops.WriteValuesCSV(env.Out, ex.Values)
 }

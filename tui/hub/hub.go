@@ -17,6 +17,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"gpcollections/store"
+	"gpcollections/store/scheduler"
 	"gpcollections/tui/session"
 )
 
@@ -207,4 +208,33 @@ func (h *Hub) deliver(s *sub) {
 		}
 		last = time.Now()
 	}
+}
+
+// Relay publishes a scheduler's events until ch is closed: job and
+// collection changes under their store kinds, and what the store does not
+// record under session.KindProgress, KindFault and KindIdle. Events already
+// waiting are taken together, so a burst of progress costs one Publish.
+func (h *Hub) Relay(ch <-chan scheduler.Event) {
+	for ev := range ch {
+		batch := []store.Change{changeOf(ev)}
+	drain:
+		for len(batch) < maxPending {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, changeOf(ev))
+			default:
+				break drain
+			}
+		}
+		h.Publish(batch)
+	}
+}
+
+func changeOf(ev scheduler.Event) store.Change {
+	// The event kinds are the change kinds ("collection", "job",
+	// "progress", "fault", "idle"); see session.Kind*.
+	return store.Change{Kind: string(ev.Kind), Collection: ev.Collection, Practice: ev.Practice}
 }

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"gpcollections/store"
+	"gpcollections/store/scheduler"
 	"gpcollections/tui/session"
 )
 
@@ -168,5 +169,36 @@ func TestBroadcastAndClose(t *testing.T) {
 	h.Register(context.Background(), newRecorder(h))
 	if h.Len() != 0 {
 		t.Fatal("a closed hub registered a program")
+	}
+}
+
+func TestSchedulerEventsAreRelayed(t *testing.T) {
+	h := New()
+	r := newRecorder(h)
+	h.Register(context.Background(), r)
+	ch := make(chan scheduler.Event, 10)
+	ch <- scheduler.Event{Kind: scheduler.EvProgress, Collection: 4, Practice: "A81001", Done: 10, Total: 100}
+	ch <- scheduler.Event{Kind: scheduler.EvFault, Message: "source missing"}
+	close(ch)
+	h.Relay(ch) // returns when the channel closes
+	r.wait(t)
+	kinds := map[string]bool{}
+	deadline := time.After(5 * time.Second)
+	for len(kinds) < 2 {
+		for _, m := range r.all() {
+			for _, c := range m.(session.Invalidate).Changes {
+				kinds[c.Kind] = true
+			}
+		}
+		if len(kinds) < 2 {
+			select {
+			case <-r.got:
+			case <-deadline:
+				t.Fatalf("relayed kinds %v", kinds)
+			}
+		}
+	}
+	if !kinds[session.KindProgress] || !kinds[session.KindFault] {
+		t.Fatalf("relayed kinds %v", kinds)
 	}
 }

@@ -6,6 +6,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/store"
+	"gpcollections/store/scheduler"
 )
 
 // Context is everything a screen needs for one signed-in person. The SSH
@@ -88,6 +90,11 @@ type Scheduler interface {
 	Resume(actor *domain.User, collection uint64, reason string) (*domain.Collection, error)
 	// Cancel cancels a collection and its unfinished jobs.
 	Cancel(actor *domain.User, collection uint64, reason string) (*domain.Collection, error)
+	// Check extracts a practice's current source and compares it with
+	// what was collected, replacing nothing.
+	Check(ctx context.Context, actor *domain.User, collection uint64, practice string) (*domain.CheckRun, error)
+	// Status is the scheduler's state with live progress and recent faults.
+	Status() (*scheduler.Status, error)
 }
 
 // Change kinds relayed from scheduler events that have no store commit.
