@@ -94,7 +94,7 @@ func RunPayments(s *store.Store, actor *domain.User, period string) (*PaymentRun
 		}
 		res.Run = run
 		return tx.Audit("payments.run", fmt.Sprintf("payment run %d", run.ID), domain.NationalCode, "",
-			fmt.Sprintf("period %s: %d lines, total %s", run.Period, len(run.Lines), run.Total()))
+			fmt.Sprintf("period %s: %d lines", run.Period, len(run.Lines)))
 	})
 	if err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func pay(tx *store.Tx, actor *domain.User, run *domain.PaymentRun, pl payLine) e
 	}
 	before := declSummary(d)
 	d.History = append(d.History, domain.Change{At: tx.Now(), By: actor.Name, Event: domain.EvPay, From: d.State, To: next,
-		Reason: fmt.Sprintf("payment run %d (%s): %s %s", run.ID, run.Period, pl.line.Component, pl.line.Amount)})
+		Reason: fmt.Sprintf("payment run %d (%s): %s", run.ID, run.Period, pl.line.Component)})
 	d.State = next
 	if err := tx.PutDeclaration(d); err != nil {
 		return err
@@ -360,7 +360,9 @@ func SetAspirationPrior(s *store.Store, actor *domain.User, service, practice st
 		if err := tx.PutAspiration(b); err != nil {
 			return err
 		}
-		return tx.Audit("payments.aspiration", "aspiration "+service+"/"+practice, practice, before, fmt.Sprintf("prior %s %s", prior, note))
+		// Filed under the national organisation: it is payment
+		// administration, and a practice's View role shows no pounds.
+		return tx.Audit("payments.aspiration", "aspiration "+service+"/"+practice, domain.NationalCode, before, fmt.Sprintf("prior %s %s", prior, note))
 	})
 }
 

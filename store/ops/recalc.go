@@ -35,6 +35,10 @@ import (
 //     not an input to withhold: it recalculates the open declarations and
 //     leaves locked ones exactly as approved, listing them.
 
+// EvCalculate marks a declaration's first calculation in its History: a
+// creation, not a transition of the declaration machine.
+const EvCalculate domain.Event = "calculate"
+
 // ErrLocked is the refusal of any change to a financially approved or paid
 // declaration.
 var ErrLocked = errors.New("after financial approval nothing can be amended")
@@ -379,7 +383,7 @@ func recalculate(tx *store.Tx, coll *domain.Collection, sc *serviceCalc, practic
 	before := ""
 	if isNew {
 		d = &domain.Declaration{Collection: coll.ID, Practice: practice, Service: svc.ID, State: domain.DeclCalculated}
-		d.History = append(d.History, domain.Change{At: now, By: by, Event: "calculate", To: domain.DeclCalculated, Reason: reason})
+		d.History = append(d.History, domain.Change{At: now, By: by, Event: EvCalculate, To: domain.DeclCalculated, Reason: reason})
 		d.Reason = reason
 	} else {
 		if d.InputsHash == f.Hash {
@@ -450,8 +454,11 @@ func declTarget(d *domain.Declaration) string {
 	return fmt.Sprintf("declaration %d/%s", d.Collection, d.Practice)
 }
 
+// declSummary is a declaration's audit text. It leaves out money: the audit
+// is readable with View, which shows points but not pounds; the inputs hash
+// and parameter version reproduce the amount for those allowed to see it.
 func declSummary(d *domain.Declaration) string {
-	s := fmt.Sprintf("%s, %s points, %s, inputs %.12s", d.State, d.Points, d.Amount, d.InputsHash)
+	s := fmt.Sprintf("%s, %s points, inputs %.12s", d.State, d.Points, d.InputsHash)
 	if d.DeclaredHash != "" {
 		s += fmt.Sprintf(", declared %.12s", d.DeclaredHash)
 	}
