@@ -33,9 +33,10 @@ func NewRenderer(s ssh.Session, darkDefault bool) *lipgloss.Renderer {
 	return r
 }
 
-// Background decides whether the terminal background is dark without
-// asking the terminal.
-func Background(env environ, darkDefault bool) bool {
+// Background decides from an environment ("K=V" entries) whether the
+// terminal background is dark, without asking the terminal.
+func Background(vars []string, darkDefault bool) bool {
+	env := environ(vars)
 	switch strings.ToLower(env.Getenv("GPC_BACKGROUND")) {
 	case "light":
 		return false

@@ -563,7 +563,13 @@ func (l *live) runProgram() int {
 		Height:         pty.Window.Height,
 		Scheduler:      srv.cfg.Scheduler,
 		Remote:         l.s.RemoteAddr().String(),
-		ReloadUser:     func() (*domain.User, error) { return srv.auth.Lookup(l.fp) },
+		ReloadUser: func() (*domain.User, error) {
+			u, err := srv.auth.Lookup(l.fp)
+			if errors.Is(err, keys.ErrRefused) {
+				return nil, fmt.Errorf("%w: %v", session.ErrSignedOut, err)
+			}
+			return u, err
+		},
 	}
 	model := srv.cfg.Factory(sc)
 	p := tea.NewProgram(model,
