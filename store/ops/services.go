@@ -1,0 +1,85 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+
+	"gpcollections/domain"
+	"gpcollections/store"
+)
+
+// InstallService stores a service definition (from a rule set) or, when it
+// is already installed, replaces its indicators and rule-set hash while
+// keeping every payment-parameter version the store already holds, so a
+// correction made by an administrator survives a rule-set update.
+func InstallService(s *store.Store, actor *domain.User, def *domain.ServiceDef) (installed bool, err error) {
+	err = s.Update(actor, func(tx *store.Tx) error {
+		if err := domain.Authorize(actor, domain.ActManageServices, domain.TargetNational()); err != nil {
+			return err
+		}
+		cur, ver, err := tx.ServiceVersion(def.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			installed = true
+			return tx.PutService(def, 0)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.RuleSetHash == def.RuleSetHash {
+			return nil
+		}
+		next := *def
+		next.Payment = mergeParams(cur.Payment, def.Payment)
+		installed = true
+		return tx.PutService(&next, ver)
+	})
+	return installed, err
+}
+
+// mergeParams keeps the stored versions and adds shipped versions the store
+// does not have yet.
+func mergeParams(stored, shipped []domain.PaymentParams) []domain.PaymentParams {
+	out := append([]domain.PaymentParams(nil), stored...)
+	have := map[int]bool{}
+	for _, p := range stored {
+		have[p.Version] = true
+	}
+	for _, p := range shipped {
+		if !have[p.Version] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Services lists the installed services; any signed-in user may read what a
+// service collects and how it pays.
+func Services(s *store.Store, actor *domain.User) ([]*domain.ServiceDef, error) {
+	if err := domain.Authorize(actor, domain.ActViewServiceInfo, domain.TargetNational()); err != nil {
+		return nil, err
+	}
+	var out []*domain.ServiceDef
+	err := s.View(func(tx *store.Tx) error {
+		var err error
+		out, err = tx.Services()
+		return err
+	})
+	return out, err
+}
+
+// Service reads one installed service.
+func Service(s *store.Store, actor *domain.User, id string) (*domain.ServiceDef, error) {
+	if err := domain.Authorize(actor, domain.ActViewServiceInfo, domain.TargetNational()); err != nil {
+		return nil, err
+	}
+	var out *domain.ServiceDef
+	err := s.View(func(tx *store.Tx) error {
+		var err error
+		out, err = tx.Service(id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", id, err)
+	}
+	return out, nil
+}
