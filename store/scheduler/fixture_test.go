@@ -204,7 +204,12 @@ func waitEvent(t *testing.T, ch <-chan Event, match func(Event) bool) Event {
 // scheduler is idle with nothing due before until.
 func (f *fixture) runToIdle(ch <-chan Event, until time.Time) {
 	f.t.Helper()
-	e := waitIdle(f.t, ch, f.clock.Now())
+	f.advance(ch, waitIdle(f.t, ch, f.clock.Now()), until)
+}
+
+// advance goes on from an idle event already received.
+func (f *fixture) advance(ch <-chan Event, e Event, until time.Time) {
+	f.t.Helper()
 	for !e.Next.IsZero() && e.Next.Before(until) {
 		f.clock.Set(e.Next)
 		e = waitIdle(f.t, ch, e.Next)

@@ -224,15 +224,15 @@ func (sc *Scheduler) commitResult(cl *claimed, values []domain.FieldValue, info 
 				return err
 			}
 		}
-		j.State, j.FinishedAt, j.Error, j.Note = domain.JobSucceeded, tx.Now(), "", note
+		j.State, j.FinishedAt, j.Error, j.Note = domain.JobSucceeded, tx.Now(), "", joinNotes(keptNote(j.Note), note)
 		j.Done, j.Total, j.NextAttempt = patients, patients, time.Time{}
 		if err := tx.PutJob(j); err != nil {
 			return err
 		}
 		job = *j
 		after := fmt.Sprintf("run %d succeeded on attempt %d: %d patients, %d values", j.Run, j.Attempts, patients, len(values))
-		if note != "" {
-			after += "; " + note
+		if j.Note != "" {
+			after += "; " + j.Note
 		}
 		return tx.Audit("extract.job", fmt.Sprintf("job %d/%s", c.ID, k.practice), k.practice, "", after)
 	})
@@ -251,6 +251,25 @@ func (sc *Scheduler) commitResult(cl *claimed, values []domain.FieldValue, info 
 			State: string(job.State), Done: patients, Total: patients, Message: note})
 	}
 	return nil
+}
+
+// keptNote is the part of a job's note that stays with it through the run:
+// that an attempt was interrupted, or that someone asked for a retry.
+func keptNote(n string) string {
+	if strings.Contains(n, "interrupted") || strings.HasPrefix(n, "retry requested") {
+		return n
+	}
+	return ""
+}
+
+func joinNotes(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 // fail records a failed attempt: a retry after backoff, or after the last
