@@ -26,7 +26,7 @@ type testServer struct {
 
 // start runs a server for the fixture on a free 127.0.0.1 port; it is shut
 // down when the test ends.
-func start(t *testing.T, d *fixture.Data, mod func(*Config)) *testServer {
+func start(t testing.TB, d *fixture.Data, mod func(*Config)) *testServer {
 	t.Helper()
 	hk, err := keys.LoadOrCreateHostKey(t.TempDir())
 	if err != nil {
