@@ -166,14 +166,15 @@ func Settle(d Dates, cal *Calendar) (Dates, []Move, error) {
 	return d, moves, nil
 }
 
-// skipped names the non-working days between from and to (to excluded).
+// skipped names the non-working days passed over moving from one date to
+// another (the target excluded), in calendar order.
 func skipped(cal *Calendar, from, to domain.Date) string {
-	step := 1
+	lo, hi := from, to.AddDays(-1)
 	if to < from {
-		step = -1
+		lo, hi = to.AddDays(1), from
 	}
 	s := ""
-	for x := from; x != to; x = x.AddDays(step) {
+	for x := lo; x <= hi; x = x.AddDays(1) {
 		if s != "" {
 			s += ", "
 		}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -98,4 +99,46 @@ func (h *hub) publish(e Event) {
 			s.missed++
 		}
 	}
+}
+
+// String renders an event as one log line.
+func (e Event) String() string {
+	s := e.At.UTC().Format(time.RFC3339)
+	add := func(v string) {
+		if v != "" {
+			s += " " + v
+		}
+	}
+	if e.Kind != EvCollectionState || e.Collection == 0 {
+		add(string(e.Kind))
+	}
+	if e.Collection != 0 {
+		add(fmt.Sprintf("collection %d", e.Collection))
+	}
+	add(e.Label)
+	add(e.Practice)
+	if e.Run > 0 {
+		add(fmt.Sprintf("run %d", e.Run))
+	}
+	add(e.State)
+	if e.Attempt > 0 {
+		add(fmt.Sprintf("attempt %d", e.Attempt))
+	}
+	if e.Total > 0 {
+		add(fmt.Sprintf("%d/%d patients", e.Done, e.Total))
+	}
+	if e.Kind == EvIdle {
+		if e.Next.IsZero() {
+			add("nothing planned")
+		} else {
+			add("next " + e.Next.UTC().Format(time.RFC3339))
+		}
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Missed > 0 {
+		s += fmt.Sprintf(" (%d earlier events missed)", e.Missed)
+	}
+	return s
 }

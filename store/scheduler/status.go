@@ -81,8 +81,7 @@ func ReadStatus(s *store.Store) (*Status, error) {
 		}
 		ops.SortCollections(colls)
 		for _, c := range colls {
-			cs := CollectionStatus{ID: c.ID, Label: c.Label(), Service: c.Service, AchDate: c.AchDate, State: c.Status,
-				Paused: c.Paused, Run: c.Run, WindowStart: c.WindowStart, WindowEnd: c.WindowEnd, Note: c.Note}
+			cs := collStatus(c)
 			switch c.Status {
 			case domain.CollScheduled:
 				switch {
@@ -105,8 +104,7 @@ func ReadStatus(s *store.Store) (*Status, error) {
 				if j.Run != c.Run {
 					continue
 				}
-				cs.Jobs = append(cs.Jobs, JobStatus{Practice: j.Practice, State: j.State, Attempts: j.Attempts, Done: j.Done, Total: j.Total,
-					Error: j.Error, Note: j.Note, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, NextAttempt: j.NextAttempt})
+				cs.Jobs = append(cs.Jobs, jobStatus(j))
 			}
 			cs.count()
 			if c.Status == domain.CollExtracting || c.Paused || cs.Failed > 0 || cs.Queued > 0 || cs.Running > 0 {
@@ -168,4 +166,51 @@ func (sc *Scheduler) Status() (*Status, error) {
 		cs.count()
 	}
 	return st, nil
+}
+
+// ViewStatus is ReadStatus for a person: the monitor is for those the policy
+// lets view it.
+func ViewStatus(s *store.Store, actor *domain.User) (*Status, error) {
+	if err := domain.Authorize(actor, domain.ActViewMonitor, domain.TargetNational()); err != nil {
+		return nil, err
+	}
+	return ReadStatus(s)
+}
+
+// ViewCollection is one collection with every job of its current run.
+func ViewCollection(s *store.Store, actor *domain.User, id uint64) (*CollectionStatus, error) {
+	if err := domain.Authorize(actor, domain.ActViewMonitor, domain.TargetNational()); err != nil {
+		return nil, err
+	}
+	var cs *CollectionStatus
+	err := s.View(func(tx *store.Tx) error {
+		c, err := tx.Collection(id)
+		if err != nil {
+			return err
+		}
+		v := collStatus(c)
+		cs = &v
+		jobs, err := tx.Jobs(id)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if j.Run == c.Run {
+				cs.Jobs = append(cs.Jobs, jobStatus(j))
+			}
+		}
+		cs.count()
+		return nil
+	})
+	return cs, err
+}
+
+func jobStatus(j *domain.Job) JobStatus {
+	return JobStatus{Practice: j.Practice, State: j.State, Attempts: j.Attempts, Done: j.Done, Total: j.Total,
+		Error: j.Error, Note: j.Note, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, NextAttempt: j.NextAttempt}
+}
+
+func collStatus(c *domain.Collection) CollectionStatus {
+	return CollectionStatus{ID: c.ID, Label: c.Label(), Service: c.Service, AchDate: c.AchDate, State: c.Status,
+		Paused: c.Paused, Run: c.Run, WindowStart: c.WindowStart, WindowEnd: c.WindowEnd, Note: c.Note}
 }

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gpcollections/domain"
+	"gpcollections/store/ops"
+	"gpcollections/store/scheduler"
+)
+
+func init() { register(schedulerCmd) }
+
+func schedulerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scheduler",
+		Short: "The extraction scheduler: status, or run it in the foreground",
+		Long: `The extraction scheduler opens each collection's window on time and extracts
+every participating practice. It normally runs inside gpc serve; gpc scheduler
+run runs it alone in the foreground (no SSH).` + inUseNote,
+	}
+	cmd.AddCommand(schedStatusCmd(), schedRunCmd())
+	return cmd
+}
+
+func schedStatusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "What is extracting, what failed, what was missed and what comes next",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withSession(cmd, func(ss *session) error {
+				st, err := scheduler.ViewStatus(ss.store, ss.actor)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), st)
+				}
+				writeStatus(cmd.OutOrStdout(), st)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeStatus(out io.Writer, st *scheduler.Status) {
+	if len(st.Active) == 0 {
+		fmt.Fprintln(out, "nothing extracting")
+	}
+	for i := range st.Active {
+		writeCollectionStatus(out, &st.Active[i], st.Active[i].Failed > 0)
+	}
+	for _, m := range st.Missed {
+		fmt.Fprintf(out, "MISSED collection %d %s: %s\n", m.ID, m.Label, m.Note)
+	}
+	if len(st.Upcoming) > 0 {
+		fmt.Fprintln(out, "next windows:")
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, u := range st.Upcoming {
+			fmt.Fprintf(w, "  %d\t%s\topens %s\tcloses %s\n", u.ID, u.Label, u.WindowStart, u.WindowEnd)
+		}
+		w.Flush()
+	}
+	for _, f := range st.Faults {
+		fmt.Fprintln(out, "fault:", f)
+	}
+}
+
+func schedRunCmd() *cobra.Command {
+	var untilDone, strict, progress bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the scheduler in the foreground, printing what it does, until interrupted",
+		Long: `Runs the extraction scheduler without the SSH server, printing one line per
+event. Interrupt (Ctrl-C, SIGTERM) stops it cleanly: running attempts are put
+back in the queue and resume at the next start. A kill -9 is safe too: jobs
+left running are resumed at the next start, and no half-written result is ever
+visible.
+
+--until-done exits once nothing is running and no practice is waiting for a
+retry (paused collections aside): run what is due, then stop.` + inUseNote,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := openStore(c)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			actor, err := ops.Actor(s, c.As)
+			if err != nil {
+				return fmt.Errorf("acting user: %w (choose one with --as)", err)
+			}
+			// Running the scheduler is controlling extraction.
+			if err := domain.Authorize(actor, domain.ActControlExtraction, domain.TargetNational()); err != nil {
+				return err
+			}
+			cfg := schedulerConfig(c)
+			cfg.Strict = strict
+			sched := scheduler.New(s, cfg)
+			events, unsubscribe := sched.Subscribe()
+			defer unsubscribe()
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if err := sched.Start(); err != nil {
+				return err
+			}
+			defer sched.Stop()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s scheduler started on %s: %d workers, %d attempts per practice, first retry after %s\n",
+				time.Now().UTC().Format(time.RFC3339), s.Path(), cfg.Workers, cfg.MaxAttempts, cfg.Backoff)
+			return followEvents(ctx, out, sched, events, untilDone, progress)
+		},
+	}
+	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once nothing is running or waiting for a retry")
+	cmd.Flags().BoolVar(&strict, "strict", false, "refuse sources with unreadable NDJSON lines instead of skipping and counting them")
+	cmd.Flags().BoolVar(&progress, "progress", false, "print progress events too")
+	addConfigFlags(cmd, "workers", "retries", "retry_backoff", "sources_cache")
+	return cmd
+}
+
+// followEvents prints events until ctx ends or, with untilDone, the work is
+// done.
+func followEvents(ctx context.Context, out io.Writer, sched *scheduler.Scheduler, events <-chan scheduler.Event, untilDone, progress bool) error {
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(out, "%s stopping\n", time.Now().UTC().Format(time.RFC3339))
+			return nil
+		case e, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if e.Kind == scheduler.EvProgress && !progress {
+				continue
+			}
+			if e.Kind != scheduler.EvIdle {
+				fmt.Fprintln(out, e)
+				continue
+			}
+			if !untilDone {
+				fmt.Fprintln(out, e)
+				continue
+			}
+			st, err := sched.Status()
+			if err != nil {
+				return err
+			}
+			waiting := 0
+			for _, c := range st.Active {
+				if !c.Paused {
+					waiting += c.Queued + c.Running
+				}
+			}
+			if waiting == 0 {
+				fmt.Fprintf(out, "%s done: nothing running or waiting for a retry\n", time.Now().UTC().Format(time.RFC3339))
+				return nil
+			}
+		}
+	}
+}

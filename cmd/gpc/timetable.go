@@ -1,0 +1,282 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"gpcollections/domain"
+	"gpcollections/domain/timetable"
+	"gpcollections/store"
+	"gpcollections/store/ops"
+)
+
+func init() { register(timetableCmd) }
+
+// inUseNote is appended to the help of commands that open the data file.
+const inUseNote = `
+While gpc serve (or gpc scheduler run) holds the data file, this command
+cannot open it and says so (data file in use); use the running server's SSH
+commands then.`
+
+func timetableCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "timetable",
+		Short: "The collections timetable: list, generate, add, reschedule, cancel, reopen",
+		Long: `The collections timetable. Each collection is one service at one achievement
+date, with its extraction window and the deadlines that follow it.
+
+Dates that fall on a weekend or an England bank holiday move: the window and
+the declaration and approval deadlines to the next working day, the payment
+date back to the previous one. Every move is printed.` + inUseNote,
+	}
+	cmd.AddCommand(ttListCmd(), ttGenerateCmd(), ttAddCmd(), ttRescheduleCmd(), ttCancelCmd(), ttReopenCmd())
+	return cmd
+}
+
+func ttListCmd() *cobra.Command {
+	var service string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--service ID]",
+		Short: "List collections in window order",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withSession(cmd, func(ss *session) error {
+				list, err := ops.Timetable(ss.store, ss.actor, service)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), list)
+				}
+				return writeTimetable(cmd.OutOrStdout(), list)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "only this service")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeTimetable(out io.Writer, list []*domain.Collection) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSERVICE\tACH DATE\tSTATUS\tRUN\tWINDOW\tDECLARE BY\tAPPROVE BY\tPAY ON\tNOTE")
+	for _, c := range list {
+		status := string(c.Status)
+		if c.Paused {
+			status += " (paused)"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s..%s\t%s\t%s\t%s\t%s\n", c.ID, c.Service, c.AchDate, status, c.Run,
+			c.WindowStart, c.WindowEnd, c.DeclarationDeadline, c.ApprovalDeadline, c.PaymentDate, c.Note)
+	}
+	return w.Flush()
+}
+
+func printMoves(out io.Writer, moves []timetable.Move) {
+	for _, m := range moves {
+		fmt.Fprintf(out, "  %s\n", m)
+	}
+}
+
+func ttGenerateCmd() *cobra.Command {
+	var service string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "generate --service ID | --all",
+		Short: "Put every collection of a service's timetable on it (those already there are left alone)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (service == "") == !all {
+				return fmt.Errorf("name a --service, or --all for every registered service")
+			}
+			return withSession(cmd, func(ss *session) error {
+				ids := []string{service}
+				if all {
+					ids = nil
+					err := ss.store.View(func(tx *store.Tx) error {
+						defs, err := tx.Services()
+						for _, d := range defs {
+							ids = append(ids, d.ID)
+						}
+						return err
+					})
+					if err != nil {
+						return err
+					}
+					if len(ids) == 0 {
+						return fmt.Errorf("no services are registered (gpc service install)")
+					}
+				}
+				out := cmd.OutOrStdout()
+				for _, id := range ids {
+					g, err := ops.GenerateTimetable(ss.store, ss.actor, id)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "%s: added %d collections, %d already on the timetable\n", id, len(g.Added), len(g.Present))
+					printMoves(out, g.Moves)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "service id, e.g. QOF2526")
+	cmd.Flags().BoolVar(&all, "all", false, "every registered service")
+	return cmd
+}
+
+// dateFlags are the optional date overrides of add and reschedule.
+type dateFlags struct{ opens, closes, declare, approve, pay string }
+
+func (f *dateFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.opens, "opens", "", "window opens (YYYY-MM-DD)")
+	cmd.Flags().StringVar(&f.closes, "closes", "", "window closes")
+	cmd.Flags().StringVar(&f.declare, "declare-by", "", "declaration deadline")
+	cmd.Flags().StringVar(&f.approve, "approve-by", "", "approval deadline")
+	cmd.Flags().StringVar(&f.pay, "pay-on", "", "payment date")
+}
+
+func (f *dateFlags) change() (ops.DateChange, error) {
+	ch := ops.NoDates()
+	for _, x := range []struct {
+		flag, v string
+		dst     *domain.Date
+	}{{"--opens", f.opens, &ch.Opens}, {"--closes", f.closes, &ch.Closes}, {"--declare-by", f.declare, &ch.DeclareBy},
+		{"--approve-by", f.approve, &ch.ApproveBy}, {"--pay-on", f.pay, &ch.PayOn}} {
+		if x.v == "" {
+			continue
+		}
+		d, err := domain.ParseDate(x.v)
+		if err != nil {
+			return ch, fmt.Errorf("%s: %w", x.flag, err)
+		}
+		*x.dst = d
+	}
+	return ch, nil
+}
+
+func parseID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("collection id %q: want a number as gpc timetable list shows it", s)
+	}
+	return id, nil
+}
+
+func ttAddCmd() *cobra.Command {
+	var service, ach, reason string
+	var df dateFlags
+	cmd := &cobra.Command{
+		Use:   "add --service ID --ach DATE",
+		Short: "Add one collection (the service's default dates unless given)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := domain.ParseDate(ach)
+			if err != nil {
+				return fmt.Errorf("--ach: %w", err)
+			}
+			ch, err := df.change()
+			if err != nil {
+				return err
+			}
+			return withSession(cmd, func(ss *session) error {
+				c, moves, err := ops.AddCollection(ss.store, ss.actor, service, d, ch, reason)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "added collection %d: %s, window %s..%s\n", c.ID, c.Label(), c.WindowStart, c.WindowEnd)
+				printMoves(cmd.OutOrStdout(), moves)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "service id")
+	cmd.Flags().StringVar(&ach, "ach", "", "achievement date (YYYY-MM-DD)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (audited)")
+	df.add(cmd)
+	return cmd
+}
+
+func ttRescheduleCmd() *cobra.Command {
+	var reason string
+	var df dateFlags
+	cmd := &cobra.Command{
+		Use:   "reschedule ID [--opens DATE] [--closes DATE] [--declare-by DATE] [--approve-by DATE] [--pay-on DATE]",
+		Short: "Move a scheduled collection's window or deadlines",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			ch, err := df.change()
+			if err != nil {
+				return err
+			}
+			return withSession(cmd, func(ss *session) error {
+				c, moves, err := ops.Reschedule(ss.store, ss.actor, id, ch, reason)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "rescheduled collection %d: %s, window %s..%s, declare by %s, approve by %s, pay on %s\n",
+					c.ID, c.Label(), c.WindowStart, c.WindowEnd, c.DeclarationDeadline, c.ApprovalDeadline, c.PaymentDate)
+				printMoves(cmd.OutOrStdout(), moves)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (audited)")
+	df.add(cmd)
+	return cmd
+}
+
+// collectionAction is a command that changes one collection by id.
+func collectionAction(use, short, done string, act func(ss *session, id uint64, reason string) (*domain.Collection, error)) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			return withSession(cmd, func(ss *session) error {
+				c, err := act(ss, id, reason)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s collection %d: %s is %s", done, c.ID, c.Label(), c.Status)
+				if c.Run > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), ", run %d", c.Run)
+				}
+				if c.Paused {
+					fmt.Fprint(cmd.OutOrStdout(), " (paused)")
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (audited)")
+	return cmd
+}
+
+func ttCancelCmd() *cobra.Command {
+	return collectionAction("cancel ID", "Cancel a scheduled or extracting collection (its unfinished jobs too)", "cancelled",
+		func(ss *session, id uint64, reason string) (*domain.Collection, error) {
+			return ops.CancelCollection(ss.store, ss.actor, id, reason)
+		})
+}
+
+func ttReopenCmd() *cobra.Command {
+	return collectionAction("reopen ID", "Reopen a cancelled (back to scheduled) or closed (back to extracted) collection", "reopened",
+		func(ss *session, id uint64, reason string) (*domain.Collection, error) {
+			return ops.ReopenCollection(ss.store, ss.actor, id, reason)
+		})
+}
