@@ -269,3 +269,37 @@ func FuzzRun(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplit: whatever arrives, Split either refuses it as a usage error or
+// returns at most maxArgs words free of control characters; and quoting
+// the words back gives the same words.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"a b", "'a b' c", `"a \" b"`, `a\ b`, "", "'", `"`, `\`, "a\tb\nc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		words, err := Split(raw)
+		if err != nil {
+			if Status(err) != StatusUsage {
+				t.Fatalf("%q: %v is not a usage error", raw, err)
+			}
+			return
+		}
+		if len(words) > maxArgs {
+			t.Fatalf("%q: %d words", raw, len(words))
+		}
+		var quoted []string
+		for _, w := range words {
+			for _, c := range w {
+				if c < 0x20 || c == 0x7f {
+					t.Fatalf("%q: control character in %q", raw, w)
+				}
+			}
+			quoted = append(quoted, "'"+strings.ReplaceAll(w, "'", `'\''`)+"'")
+		}
+		again, err := Split(strings.Join(quoted, " "))
+		if err != nil || strings.Join(again, "\x00") != strings.Join(words, "\x00") || len(again) != len(words) {
+			t.Fatalf("%q: words %q re-split as %q (%v)", raw, words, again, err)
+		}
+	})
+}

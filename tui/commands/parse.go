@@ -76,6 +76,13 @@ func Split(raw string) ([]string, error) {
 	if !utf8.ValidString(raw) {
 		return nil, usagef("command line is not valid UTF-8")
 	}
+	// No control characters anywhere, quoted or escaped: only blanks
+	// separate words.
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			return nil, usagef("control character 0x%02x at byte %d", c, i+1)
+		}
+	}
 	var (
 		words []string
 		cur   strings.Builder
@@ -118,9 +125,6 @@ func Split(raw string) ([]string, error) {
 			cur.WriteByte(raw[i])
 			in = true
 		default:
-			if c < 0x20 || c == 0x7f {
-				return nil, usagef("control character 0x%02x at byte %d", c, i+1)
-			}
 			cur.WriteByte(c)
 			in = true
 		}
@@ -133,6 +137,11 @@ func Split(raw string) ([]string, error) {
 	}
 	if len(words) > maxArgs {
 		return nil, usagef("more than %d words", maxArgs)
+	}
+	for i, w := range words {
+		if strings.ContainsAny(w, "\t\n\r") {
+			return nil, usagef("word %d holds a tab or line break", i+1)
+		}
 	}
 	return words, nil
 }

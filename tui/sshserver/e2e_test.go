@@ -458,3 +458,33 @@ func TestShutdownTellsSessionsAndWaits(t *testing.T) {
 		t.Fatal("connected after shutdown")
 	}
 }
+
+func TestCommandWithATerminalRunsTheCommand(t *testing.T) {
+	d := fixture.New(t)
+	ts := start(t, d, nil)
+	s, err := ts.mustDial(t, "pat").NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.CombinedOutput("whoami")
+	if err != nil || !strings.Contains(string(out), "pat (Pat Practice)") {
+		t.Fatalf("ssh -t HOST whoami: %v %q", err, out)
+	}
+}
+
+func TestScreenIsWarnedBeforeTheLimits(t *testing.T) {
+	d := fixture.New(t)
+	ts := start(t, d, func(c *Config) { c.IdleTimeout = 2 * time.Second })
+	tm := openTerm(t, ts.mustDial(t, "pat"))
+	tm.waitFor(t, "signed in as pat", wait)
+	// A tenth of the timeout before it: the placeholder shows the warning.
+	tm.waitFor(t, "press a key to stay", wait)
+	if tm.ended() {
+		t.Fatal("ended at the warning")
+	}
+	tm.waitEnd(t, wait)
+}

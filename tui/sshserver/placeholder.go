@@ -51,6 +51,7 @@ func (m *placeholder) Init() tea.Cmd { return nil }
 func (m *placeholder) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyMsg:
+		m.closing = "" // a warning about idling is answered by any key
 		switch msg.String() {
 		case "q", "ctrl+c":
 			return m, tea.Quit

@@ -220,7 +220,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	// Screens are told and asked to quit now; a running command is given
 	// the grace period to finish its output.
 	for _, l := range lives {
-		if l.pty {
+		if l.screen {
 			l.end("server shutting down", 1)
 		}
 	}
@@ -389,7 +389,9 @@ func (srv *Server) handle(s ssh.Session) {
 	l.user.Store(u)
 	l.touch()
 	_, _, isPty := s.Pty()
-	l.pty = isPty
+	// A terminal and no command: the screens. A command runs as a command,
+	// with or without a terminal (ssh -t HOST timetable).
+	l.screen = isPty && s.RawCommand() == ""
 	srv.mu.Lock()
 	srv.live[l] = struct{}{}
 	srv.mu.Unlock()
@@ -401,13 +403,13 @@ func (srv *Server) handle(s ssh.Session) {
 	srv.log.Info("ssh: session", "user", u.Name, "remote", s.RemoteAddr().String(), "pty", isPty, "command", s.RawCommand())
 	go l.watch()
 	status := 0
-	if isPty {
+	if l.screen {
 		status = l.runProgram()
 	} else {
 		status = l.runCommand()
 	}
 	if reason, st := l.reason(); reason != "" {
-		if isPty {
+		if l.screen {
 			// After the program restored the screen, so it stays visible.
 			fmt.Fprintf(s.Stderr(), "\r\ngpc: session closed: %s\r\n", reason)
 		}
@@ -425,16 +427,15 @@ type live struct {
 	cancel  context.CancelFunc
 	fp      string
 	started time.Time
-	pty     bool
+	screen  bool // a screen program, not a command
 	user    atomic.Pointer[domain.User]
 	// lastInput is when the client last sent input (unix nanoseconds).
 	lastInput atomic.Int64
 
-	mu       sync.Mutex
-	program  *tea.Program
-	why      string
-	whyCode  int
-	finished chan struct{}
+	mu      sync.Mutex
+	program *tea.Program
+	why     string
+	whyCode int
 }
 
 func (l *live) touch() { l.lastInput.Store(time.Now().UnixNano()) }
@@ -459,7 +460,7 @@ func (l *live) end(reason string, status int) {
 	l.mu.Unlock()
 	l.srv.log.Info("ssh: ending session", "user", l.user.Load().Name, "reason", reason)
 	if p == nil {
-		if !l.pty {
+		if !l.screen {
 			fmt.Fprintf(l.s.Stderr(), "gpc: session closed: %s\n", reason)
 			_ = l.s.Exit(status)
 		}
@@ -479,29 +480,50 @@ func (l *live) end(reason string, status int) {
 }
 
 // watch enforces the idle timeout (from the last key press), the maximum
-// session length, and the periodic re-check of the signed-in user.
+// session length, and the periodic re-check of the signed-in user. A
+// screen is warned (session.Closing with the time left) a little before
+// either limit: a tenth of it, at most a minute.
 func (l *live) watch() {
 	cfg := l.srv.cfg
 	lastCheck := time.Now()
+	warnedMax := false
+	var warnedIdle int64 // the last key press the idle warning was about
 	for {
 		now := time.Now()
 		next := lastCheck.Add(cfg.RecheckEvery)
-		if cfg.MaxSession > 0 {
-			if end := l.started.Add(cfg.MaxSession); !now.Before(end) {
-				l.end(fmt.Sprintf("the session reached its time limit of %s", cfg.MaxSession), 1)
-				return
-			} else if end.Before(next) {
-				next = end
+		soonest := func(t time.Time) {
+			if t.Before(next) {
+				next = t
 			}
 		}
-		if cfg.IdleTimeout > 0 && l.pty {
-			last := time.Unix(0, l.lastInput.Load())
-			if end := last.Add(cfg.IdleTimeout); !now.Before(end) {
+		if cfg.MaxSession > 0 {
+			end := l.started.Add(cfg.MaxSession)
+			if !now.Before(end) {
+				l.end(fmt.Sprintf("the session reached its time limit of %s", cfg.MaxSession), 1)
+				return
+			}
+			if warnAt := end.Add(-warnBefore(cfg.MaxSession)); !warnedMax && !now.Before(warnAt) {
+				warnedMax = true
+				l.notify(session.Closing{Reason: fmt.Sprintf("the session time limit is %s", cfg.MaxSession), In: end.Sub(now)})
+			} else if !warnedMax {
+				soonest(warnAt)
+			}
+			soonest(end)
+		}
+		if cfg.IdleTimeout > 0 && l.screen {
+			li := l.lastInput.Load()
+			end := time.Unix(0, li).Add(cfg.IdleTimeout)
+			if !now.Before(end) {
 				l.end(fmt.Sprintf("no key press for %s", cfg.IdleTimeout), 1)
 				return
-			} else if end.Before(next) {
-				next = end
 			}
+			if warnAt := end.Add(-warnBefore(cfg.IdleTimeout)); warnedIdle != li && !now.Before(warnAt) {
+				warnedIdle = li
+				l.notify(session.Closing{Reason: "no key press for a while (press a key to stay)", In: end.Sub(now)})
+			} else if warnedIdle != li {
+				soonest(warnAt)
+			}
+			soonest(end)
 		}
 		if !now.Before(lastCheck.Add(cfg.RecheckEvery)) {
 			lastCheck = now
@@ -518,6 +540,21 @@ func (l *live) watch() {
 	}
 }
 
+func warnBefore(limit time.Duration) time.Duration {
+	return min(limit/10, time.Minute)
+}
+
+// notify sends a message to the session's screen, if it has one, without
+// waiting for the screen to take it.
+func (l *live) notify(msg tea.Msg) {
+	l.mu.Lock()
+	p := l.program
+	l.mu.Unlock()
+	if p != nil {
+		go p.Send(msg)
+	}
+}
+
 // recheck re-reads the user behind the session's key.
 func (l *live) recheck() {
 	u, err := l.srv.auth.Lookup(l.fp)
@@ -529,12 +566,7 @@ func (l *live) recheck() {
 		return
 	}
 	l.user.Store(u)
-	l.mu.Lock()
-	p := l.program
-	l.mu.Unlock()
-	if p != nil {
-		go p.Send(session.UserChanged{User: u})
-	}
+	l.notify(session.UserChanged{User: u})
 }
 
 // input counts the client's bytes as key presses for the idle timeout.
