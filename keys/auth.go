@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/ssh"
@@ -38,6 +39,7 @@ const (
 	ctxUser ctxKey = iota
 	ctxFingerprint
 	ctxRefusal
+	ctxCharged
 )
 
 // UserFrom returns the user Middleware bound to the session's context.
@@ -81,6 +83,12 @@ func (a *Auth) PublicKeyHandler(ctx ssh.Context, key ssh.PublicKey) bool {
 		a.log().Warn("ssh: attempt throttled", "remote", host)
 		return false
 	}
+	// Accounting only: a connection that signs in gets one attempt back
+	// (see Middleware). Authentication on a connection is sequential.
+	if _, ok := ctx.Value(ctxCharged).(*atomic.Bool); !ok {
+		ctx.SetValue(ctxCharged, new(atomic.Bool))
+	}
+	ctx.Value(ctxCharged).(*atomic.Bool).Store(true)
 	fp := Fingerprint(key)
 	u, err := a.userByKey(fp)
 	switch {
@@ -175,6 +183,11 @@ func (a *Auth) Middleware() wish.Middleware {
 					refuse(s, "gpc: cannot sign you in right now; try again shortly.")
 				}
 				return
+			}
+			// The attempt that signed in does not count against the
+			// address; the connection's failed ones still do.
+			if c, ok := s.Context().Value(ctxCharged).(*atomic.Bool); ok && c.CompareAndSwap(true, false) {
+				a.Limiter.Refund(Host(s.RemoteAddr()))
 			}
 			s.Context().SetValue(ctxUser, u)
 			s.Context().SetValue(ctxFingerprint, fp)

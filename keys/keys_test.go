@@ -133,3 +133,20 @@ func TestHostGroupsIPv6ByNetwork(t *testing.T) {
 		t.Fatalf("IPv4 host %q", h)
 	}
 }
+
+func TestRefundReturnsOneTokenUpToTheBurst(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	l := NewLimiter(2, c.now)
+	l.Allow("h")
+	l.Allow("h")
+	l.Refund("h")
+	if !l.Allow("h") || l.Allow("h") {
+		t.Fatal("a refund is not exactly one attempt")
+	}
+	l.Refund("h")
+	l.Refund("h")
+	l.Refund("h")
+	if !l.Allow("h") || !l.Allow("h") || l.Allow("h") {
+		t.Fatal("refunds exceeded the burst")
+	}
+}

@@ -73,6 +73,19 @@ func (l *Limiter) Allow(host string) bool {
 	return true
 }
 
+// Refund gives back a token taken for an attempt that succeeded, so that
+// only failed attempts use up an address's budget (a practice's staff
+// share one address and sign in at the same hour).
+func (l *Limiter) Refund(host string) {
+	if l == nil || l.burst <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refill(host)
+	b.tokens = min(b.tokens+1, l.burst)
+}
+
 // Exhausted reports, without taking one, whether host has no token left.
 func (l *Limiter) Exhausted(host string) bool {
 	if l == nil || l.burst <= 0 {

@@ -149,6 +149,34 @@ func TestRapidFailedAttemptsAreThrottled(t *testing.T) {
 	}
 }
 
+// Successful sign-ins give their attempt back: a practice's staff behind
+// one address are not throttled for signing in.
+func TestSuccessfulSignInsAreNotThrottled(t *testing.T) {
+	d := fixture.New(t)
+	ts := start(t, d, func(c *Config) { c.AuthPerMinute = 2 })
+	for i := 0; i < 6; i++ {
+		c, err := ts.dial(d.Signers[[]string{"pat", "pam", "cora"}[i%3]])
+		if err != nil {
+			t.Fatalf("sign-in %d: %v", i+1, err)
+		}
+		if _, _, st := command(t, c, "whoami"); st != 0 {
+			t.Fatalf("sign-in %d: whoami status %d", i+1, st)
+		}
+		c.Close()
+	}
+	stranger := fixture.NewKey(t)
+	for i := 0; i < 2; i++ {
+		if c, err := ts.dial(stranger); err == nil {
+			c.Close()
+			t.Fatal("stranger signed in")
+		}
+	}
+	if c, err := ts.dial(d.Signers["pat"]); err == nil {
+		c.Close()
+		t.Fatal("failed attempts were refunded too")
+	}
+}
+
 func TestMaxAuthTriesEndsTheConnection(t *testing.T) {
 	d := fixture.New(t)
 	ts := start(t, d, func(c *Config) { c.MaxAuthTries = 2 })
