@@ -146,11 +146,11 @@ func New(cfg Config) (*Server, error) {
 		// session registry, then identity, then the session itself.
 		wish.WithMiddleware(srv.handleMiddleware, srv.auth.Middleware(), srv.trackMiddleware, srv.recoverMiddleware),
 	}
-	if cfg.MaxSession > 0 {
-		// A hard backstop on the connection; sessions are normally ended
-		// (with a message) by their own watchdog before this.
-		opts = append(opts, wish.WithMaxTimeout(cfg.MaxSession+cfg.ShutdownGrace+time.Minute))
-	}
+	// No wish.WithMaxTimeout / WithIdleTimeout: the library's timeouts move
+	// the connection's deadline on every packet (so output resets "idle"),
+	// and each session's own watchdog already ends it, with a message, at
+	// the idle and length limits; the connection guard closes connections
+	// left without a session.
 	s, err := wish.NewServer(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ssh server: %w", err)
