@@ -33,7 +33,7 @@ func (r *CheckReport) FirstProblem() string {
 // envelopeBuckets hold enveloped records; the rest are indexes or meta.
 var envelopeBuckets = []string{bOrgs, bUsers, bServices, bCollections, bParticipation,
 	bResults, bResultsHist, bLayouts, bManual, bDeclarations, bJobs, bChecks, bSources,
-	bPayRuns, bPaid, bAudit, bAspiration}
+	bPayRuns, bPaid, bAudit, bAspiration, bVisits}
 
 // Check inspects a data directory (or, with isFile, a data file such as a
 // backup) read-only: bbolt's own page consistency check, the schema version,

@@ -43,6 +43,7 @@ const (
 	bAspiration    = "aspiration"       // service | practice -> prior-year achievement
 	bAudit         = "audit"            // seq -> entry
 	bIdxAuditOrg   = "idx_audit_org"    // org | seq
+	bVisits        = "visits"           // user name -> last sign-in (see visits.go)
 )
 
 // AllBuckets is every bucket of the current schema.
@@ -50,7 +51,7 @@ var AllBuckets = []string{
 	bMeta, bOrgs, bIdxOrgParent, bUsers, bIdxUserKey, bServices, bCollections,
 	bIdxCollByServ, bParticipation, bResults, bResultsHist, bLayouts, bIdxLayoutHash,
 	bManual, bDeclarations, bIdxDeclState, bJobs, bChecks, bSources, bPayRuns, bPaid,
-	bAudit, bIdxAuditOrg, bAspiration,
+	bAudit, bIdxAuditOrg, bAspiration, bVisits,
 }
 
 var metaSchema = []byte("schema")

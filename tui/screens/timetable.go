@@ -1,0 +1,346 @@
+package screens
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/help"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"gpcollections/domain"
+	"gpcollections/store/ops"
+	"gpcollections/tui/session"
+	"gpcollections/tui/styles"
+	"gpcollections/tui/widgets"
+)
+
+// Timetable lists every collection with its extraction window and
+// deadlines, narrowed by a text filter whose words must each match the
+// service, the status or a date ("QOF extracted 2026-04"). Timetable
+// administrators and extract monitors can also cancel, reopen, pause and
+// resume a collection from here.
+type Timetable struct {
+	base
+	modal
+	all       []*domain.Collection
+	shown     []*domain.Collection
+	filter    widgets.Input
+	filtering bool
+	table     widgets.Table
+	err       error
+	pending   string // reason typed for the action awaiting confirmation
+	placed    bool   // the cursor has been put on the first current collection
+}
+
+// NewTimetable makes the timetable screen.
+func NewTimetable(env *Env) *Timetable {
+	t := &Timetable{base: newBase(env)}
+	t.filter = widgets.NewInput("filter: ", "words matching service, status or date", 60)
+	t.table = widgets.Table{Empty: "no collection matches the filter", Cols: []widgets.Column{
+		{Title: "Service", Width: 12}, {Title: "Achieved", Width: 11}, {Title: "Status", Width: 13},
+		{Title: "Window", Width: 14}, {Title: "Declare", Width: 7}, {Title: "Approve", Width: 7}, {Title: "Next"},
+	}}
+	return t
+}
+
+func (t *Timetable) Name() string    { return "timetable" }
+func (t *Timetable) Title() string   { return "Timetable" }
+func (t *Timetable) Short() string   { return "Times" }
+func (t *Timetable) Available() bool { return t.env.CanAny(domain.ActViewTimetable) }
+func (t *Timetable) Capturing() bool { return t.filtering || t.open() }
+
+func (t *Timetable) Wants(m session.Invalidate) bool { return m.Touches("collection") }
+
+// canManage: cancelling is a timetable and an extraction decision.
+func (t *Timetable) canManage() bool {
+	return t.env.CanAny(domain.ActManageTimetable) || t.env.CanAny(domain.ActControlExtraction)
+}
+
+func (t *Timetable) Reload() {
+	t.all, t.err = ops.Timetable(t.env.Store(), t.env.User, "")
+	t.apply()
+	if !t.placed && len(t.shown) > 0 {
+		// Open on what is current rather than last year's closed collections.
+		t.placed = true
+		for i, c := range t.shown {
+			if c.Status != domain.CollClosed && c.Status != domain.CollCancelled {
+				t.table.Show(i)
+				break
+			}
+		}
+	}
+}
+
+// CollStatus is a collection's status with its marker.
+func CollStatus(st *styles.Styles, c *domain.Collection) string {
+	tone := styles.Plain
+	switch c.Status {
+	case domain.CollScheduled:
+		tone = styles.Muted
+	case domain.CollExtracting:
+		tone = styles.Info
+	case domain.CollExtracted:
+		tone = styles.OK
+	case domain.CollClosed:
+		tone = styles.Muted
+	case domain.CollCancelled:
+		tone = styles.Bad
+	}
+	s := string(c.Status)
+	if c.Paused {
+		s += " (paused)"
+		tone = styles.Warn
+	}
+	return st.Mark(tone, s)
+}
+
+func shortDate(d domain.Date) string {
+	if !d.Valid() {
+		return "-"
+	}
+	_, m, day := d.Civil()
+	return fmt.Sprintf("%d %s", day, m.String()[:3])
+}
+
+// next words what happens next for a collection, seen from today.
+func (t *Timetable) next(c *domain.Collection) string {
+	st, today := t.env.St, t.env.Today()
+	switch c.Status {
+	case domain.CollScheduled:
+		if today < c.WindowStart {
+			left, _ := widgets.Countdown(today, c.WindowStart)
+			return st.Mark(styles.Muted, "window opens, "+left)
+		}
+		return st.Mark(styles.Warn, "window open, waiting to run")
+	case domain.CollExtracting:
+		return st.Mark(styles.Info, "extracting now")
+	case domain.CollExtracted:
+		if today <= c.DeclarationDeadline {
+			left, tone := widgets.Countdown(today, c.DeclarationDeadline)
+			return st.Mark(tone, "declare: "+left)
+		}
+		if today <= c.ApprovalDeadline {
+			left, tone := widgets.Countdown(today, c.ApprovalDeadline)
+			return st.Mark(tone, "approve: "+left)
+		}
+		return st.Mark(styles.Muted, "payment "+shortDate(c.PaymentDate))
+	}
+	return ""
+}
+
+// matches reports whether every word of the filter matches c.
+func matches(c *domain.Collection, words []string) bool {
+	for _, w := range words {
+		ok := strings.HasPrefix(strings.ToLower(c.Service), w) || strings.HasPrefix(string(c.Status), w) ||
+			(w == "paused" && c.Paused)
+		for _, d := range []domain.Date{c.AchDate, c.WindowStart, c.WindowEnd, c.DeclarationDeadline, c.ApprovalDeadline, c.PaymentDate} {
+			ok = ok || strings.Contains(d.String(), w) || strings.Contains(strings.ToLower(widgets.DateText(d)), w)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Timetable) apply() {
+	words := strings.Fields(strings.ToLower(t.filter.Value()))
+	t.shown = t.shown[:0]
+	rows := [][]string{}
+	st := t.env.St
+	for _, c := range t.all {
+		if !matches(c, words) {
+			continue
+		}
+		t.shown = append(t.shown, c)
+		rows = append(rows, []string{c.Service, widgets.DateText(c.AchDate), CollStatus(st, c),
+			shortDate(c.WindowStart) + " - " + shortDate(c.WindowEnd), shortDate(c.DeclarationDeadline),
+			shortDate(c.ApprovalDeadline), t.next(c)})
+	}
+	t.table.SetRows(rows)
+}
+
+func (t *Timetable) selected() *domain.Collection {
+	if t.table.Cursor < len(t.shown) && len(t.shown) > 0 {
+		return t.shown[t.table.Cursor]
+	}
+	return nil
+}
+
+func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
+	if d, ok := t.mine(msg); ok {
+		t.report(d)
+		t.Reload()
+		return nil
+	}
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case t.filtering:
+		switch k.String() {
+		case "enter":
+			t.filtering = false
+			t.filter.Blur()
+		case "esc":
+			t.filtering = false
+			t.filter.Blur()
+			t.filter.SetValue("")
+			t.apply()
+		default:
+			if t.filter.Update(k) {
+				t.apply()
+			}
+		}
+		return nil
+	case t.confirm.Active():
+		tag, yes, done := t.confirm.Update(k)
+		if done && yes {
+			return t.act(tag)
+		}
+		if done {
+			t.say(styles.Muted, "cancelled; nothing changed")
+		}
+		return nil
+	case t.promptTag != "":
+		tag, value, ok, done := t.promptUpdate(k)
+		if !done {
+			return nil
+		}
+		if !ok {
+			t.say(styles.Muted, "cancelled; nothing changed")
+			return nil
+		}
+		if strings.TrimSpace(value) == "" {
+			t.say(styles.Bad, "x a reason is required; nothing changed")
+			return nil
+		}
+		t.pending = value
+		c := t.selected()
+		if c == nil {
+			return nil
+		}
+		switch tag {
+		case "cancel":
+			t.confirm.Ask("cancel", fmt.Sprintf("Cancel collection %s? Its queued and running extraction jobs stop. Reason: %s", c.Label(), value))
+		default:
+			return t.act(tag)
+		}
+		return nil
+	}
+	if t.table.HandleKey(k) {
+		return nil
+	}
+	c := t.selected()
+	switch k.String() {
+	case "/":
+		t.filtering = true
+		t.filter.Focus()
+	case "esc":
+		if t.filter.Value() != "" {
+			t.filter.SetValue("")
+			t.apply()
+		}
+	case "x", "o", "p":
+		if c == nil {
+			return nil
+		}
+		if !t.canManage() {
+			t.fail(t.env.WhyNot(domain.ActManageTimetable))
+			return nil
+		}
+		switch k.String() {
+		case "x":
+			t.ask("cancel", "Why cancel "+c.Label()+"?", "reason: ", "", 200)
+		case "o":
+			t.ask("reopen", "Why reopen "+c.Label()+"?", "reason: ", "", 200)
+		case "p":
+			verb := "pause"
+			if c.Paused {
+				verb = "resume"
+			}
+			t.ask("pause", "Why "+verb+" "+c.Label()+"?", "reason: ", "", 200)
+		}
+	}
+	return nil
+}
+
+// act runs the chosen timetable action on the selected collection.
+func (t *Timetable) act(tag string) tea.Cmd {
+	c := t.selected()
+	if c == nil {
+		return nil
+	}
+	s, u, reason, id := t.env.Store(), t.env.User, t.pending, c.ID
+	label, paused := c.Label(), c.Paused
+	return t.env.Run(t.id, tag, func() (string, any, error) {
+		switch tag {
+		case "cancel":
+			_, err := ops.CancelCollection(s, u, id, reason)
+			return "cancelled " + label, nil, err
+		case "reopen":
+			_, err := ops.ReopenCollection(s, u, id, reason)
+			return "reopened " + label, nil, err
+		default:
+			_, err := ops.SetPaused(s, u, id, !paused, reason)
+			if paused {
+				return "resumed " + label, nil, err
+			}
+			return "paused " + label, nil, err
+		}
+	})
+}
+
+func (t *Timetable) View(w, h int) string {
+	st := t.env.St
+	head := section(st, "Timetable") + st.Faint.Render(fmt.Sprintf("  %d of %s, today %s", len(t.shown), widgets.Plural(len(t.all), "collection"), widgets.DateText(t.env.Today())))
+	if t.err != nil {
+		return lines(head, st.Mark(styles.Bad, t.err.Error()))
+	}
+	filter := ""
+	if t.filtering || t.filter.Value() != "" {
+		filter = t.filter.View(st, w)
+	}
+	detail := ""
+	if c := t.selected(); c != nil {
+		detail = lines(
+			st.Heading.Render(c.Label())+fmt.Sprintf("  run %d  ", c.Run)+CollStatus(st, c),
+			fmt.Sprintf("extraction window %s to %s; payment %s",
+				widgets.DateText(c.WindowStart), widgets.DateText(c.WindowEnd), widgets.DateText(c.PaymentDate)),
+			t.deadlines(c),
+			c.Note)
+	}
+	dl := strings.Count(detail, "\n") + 1
+	fl := 0
+	if filter != "" {
+		fl = 1
+	}
+	body := lines(head, filter, t.table.View(st, w, h-2-fl-dl-1), "", detail)
+	return t.view(st, body, w, h)
+}
+
+// deadlines counts down to an open collection's deadlines; a closed or
+// cancelled one just lists them.
+func (t *Timetable) deadlines(c *domain.Collection) string {
+	st, today := t.env.St, t.env.Today()
+	if c.Status == domain.CollClosed || c.Status == domain.CollCancelled {
+		return fmt.Sprintf("declaration deadline %s; approval deadline %s", widgets.DateText(c.DeclarationDeadline), widgets.DateText(c.ApprovalDeadline))
+	}
+	return widgets.Deadline(st, "declare", today, c.DeclarationDeadline) + "; " + widgets.Deadline(st, "approve", today, c.ApprovalDeadline)
+}
+
+func (t *Timetable) Keys() help.KeyMap {
+	if t.open() {
+		return t.modal.keys()
+	}
+	if t.filtering {
+		return keys(bindAs("type", "filter words", "a"), bind("keep filter", "enter"), bind("clear filter", "esc"))
+	}
+	manage := t.canManage()
+	x, o, p := bind("cancel collection", "x"), bind("reopen", "o"), bind("pause/resume", "p")
+	x.SetEnabled(manage)
+	o.SetEnabled(manage)
+	p.SetEnabled(manage)
+	return keys(bind("move", "up", "down"), bind("filter", "/"), bind("clear filter", "esc"), x, o, p)
+}

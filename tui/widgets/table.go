@@ -1,0 +1,197 @@
+package widgets
+
+import (
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"gpcollections/tui/styles"
+)
+
+// Column is one table column. A row of a single cell spans every column. Width 0 makes the column flexible: it takes
+// the width the fixed columns leave.
+type Column struct {
+	Title string
+	Width int
+	Right bool
+}
+
+// Table is a scrolling table with a cursor row. The cursor row is marked
+// with ">" as well as highlighted, so it shows without colour.
+type Table struct {
+	Cols []Column
+	Rows [][]string
+	// Cursor is the selected row.
+	Cursor int
+	// NoCursor shows the table without a selected row.
+	NoCursor bool
+	// Empty is shown instead of rows when there are none.
+	Empty string
+	off   int
+}
+
+// SetRows replaces the rows, keeping the cursor in range.
+func (t *Table) SetRows(rows [][]string) {
+	t.Rows = rows
+	t.clamp()
+}
+
+func (t *Table) clamp() {
+	if t.Cursor >= len(t.Rows) {
+		t.Cursor = len(t.Rows) - 1
+	}
+	if t.Cursor < 0 {
+		t.Cursor = 0
+	}
+}
+
+// Show puts the cursor on row i and scrolls it to the top of the view.
+func (t *Table) Show(i int) {
+	t.Cursor, t.off = i, i
+	t.clamp()
+}
+
+// Move moves the cursor by delta rows.
+func (t *Table) Move(delta int) {
+	t.Cursor += delta
+	t.clamp()
+}
+
+// HandleKey moves the cursor for the navigation keys (arrows, page up and
+// down, home and end) and reports whether the key was one of them. Letters
+// are left to the screens, whose commands they are.
+func (t *Table) HandleKey(msg tea.KeyMsg) bool {
+	switch msg.String() {
+	case "up":
+		t.Move(-1)
+	case "down":
+		t.Move(1)
+	case "pgup":
+		t.Move(-10)
+	case "pgdown":
+		t.Move(10)
+	case "home":
+		t.Cursor = 0
+	case "end":
+		t.Cursor = len(t.Rows) - 1
+		t.clamp()
+	default:
+		return false
+	}
+	return true
+}
+
+// widths resolves the column widths for a total width.
+func (t *Table) widths(total int) []int {
+	w := make([]int, len(t.Cols))
+	fixed, flex := 0, 0
+	for i, c := range t.Cols {
+		if c.Width > 0 {
+			w[i] = c.Width
+			fixed += c.Width
+		} else {
+			flex++
+		}
+	}
+	gaps := 2 + 2*(len(t.Cols)-1) // gutter, then two spaces between columns
+	rest := total - fixed - gaps
+	for i, c := range t.Cols {
+		if c.Width == 0 {
+			w[i] = max(6, rest/flex)
+		}
+	}
+	return w
+}
+
+// Cell pads or truncates s (which may carry styling) to width w.
+func Cell(s string, w int, right bool) string {
+	if lipgloss.Width(s) > w {
+		if w <= 3 {
+			return ansi.Truncate(s, w, "")
+		}
+		s = ansi.Truncate(s, w, "...")
+	}
+	pad := strings.Repeat(" ", w-lipgloss.Width(s))
+	if right {
+		return pad + s
+	}
+	return s + pad
+}
+
+// View renders the header, a rule and as many rows as fit in h lines,
+// scrolled to keep the cursor in view.
+func (t *Table) View(st *styles.Styles, width, h int) string {
+	ws := t.widths(width)
+	var b strings.Builder
+	head := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		head[i] = Cell(c.Title, ws[i], c.Right)
+	}
+	b.WriteString("  " + st.Heading.Render(strings.TrimRight(strings.Join(head, "  "), " ")) + "\n")
+	rule := 0
+	for _, x := range ws {
+		rule += x
+	}
+	rule += 2 * (len(ws) - 1)
+	b.WriteString("  " + st.Rule.Render(strings.Repeat("-", min(rule, width-2))))
+	rows := h - 2
+	if len(t.Rows) == 0 {
+		if t.Empty != "" && rows > 0 {
+			b.WriteString("\n  " + st.Faint.Render(t.Empty))
+		}
+		return b.String()
+	}
+	if rows < 1 {
+		return b.String()
+	}
+	more := len(t.Rows) > rows
+	if more {
+		rows-- // keep a line for "rows x-y of n"
+	}
+	if t.Cursor < t.off {
+		t.off = t.Cursor
+	}
+	if t.Cursor >= t.off+rows {
+		t.off = t.Cursor - rows + 1
+	}
+	if t.off > len(t.Rows)-rows {
+		t.off = max(0, len(t.Rows)-rows)
+	}
+	end := min(len(t.Rows), t.off+rows)
+	for r := t.off; r < end; r++ {
+		if len(t.Rows[r]) == 1 && len(t.Cols) > 1 {
+			// A single cell spans the row (a section heading).
+			line := Cell(t.Rows[r][0], width-2, false)
+			if !t.NoCursor && r == t.Cursor {
+				b.WriteString("\n" + st.Bold.Render(">") + " " + st.Selected.Render(strings.TrimRight(line, " ")))
+			} else {
+				b.WriteString("\n  " + strings.TrimRight(line, " "))
+			}
+			continue
+		}
+		cells := make([]string, len(t.Cols))
+		for i := range t.Cols {
+			v := ""
+			if i < len(t.Rows[r]) {
+				v = t.Rows[r][i]
+			}
+			cells[i] = Cell(v, ws[i], t.Cols[i].Right)
+		}
+		line := strings.TrimRight(strings.Join(cells, "  "), " ")
+		if !t.NoCursor && r == t.Cursor {
+			b.WriteString("\n" + st.Bold.Render(">") + " " + st.Selected.Render(line))
+		} else {
+			b.WriteString("\n  " + line)
+		}
+	}
+	if more {
+		b.WriteString("\n  " + st.Faint.Render(rangeText(t.off+1, end, len(t.Rows))))
+	}
+	return b.String()
+}
+
+func rangeText(from, to, n int) string {
+	return "rows " + itoa(from) + "-" + itoa(to) + " of " + itoa(n) + " (up/down, pgup/pgdown)"
+}
