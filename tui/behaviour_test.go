@@ -6,6 +6,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"gpcollections/domain"
@@ -597,5 +598,43 @@ func TestAdminCorrectsPaymentParameters(t *testing.T) {
 	p, _ := def.LatestParams()
 	if p.Version != 2 || p.PencePerPoint != 23000 || p.NationalAvgListSize != 9964 {
 		t.Fatalf("corrected parameters are %+v", p)
+	}
+}
+
+// TestEveryScreenFitsTheTerminal renders every screen of every role bundle
+// at the smallest size the screens support and at a large one, with and
+// without the full key help: each view is exactly the terminal's height and
+// no line is wider than it.
+func TestEveryScreenFitsTheTerminal(t *testing.T) {
+	w := newWorld(t)
+	for _, size := range [][2]int{{MinWidth, MinHeight}, {180, 50}} {
+		for _, bu := range bundleUsers {
+			ctx := w.context(t, bu.user, &fakeScheduler{st: w.st})
+			ctx.Width, ctx.Height = size[0], size[1]
+			var m tea.Model = New(ctx)
+			for i, s := range m.(*Model).tabs {
+				m, _ = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{rune('0' + (i+1)%10)}})
+				for _, full := range []bool{false, true} {
+					if full {
+						m, _ = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'?'}})
+					}
+					v := m.View()
+					lines := strings.Split(v, "\n")
+					if len(lines) != size[1] {
+						t.Errorf("%s %s at %dx%d (full help %v): %d lines", bu.user, s.Name(), size[0], size[1], full, len(lines))
+					}
+					for _, l := range lines {
+						if lipgloss.Width(l) > size[0] {
+							t.Errorf("%s %s at %dx%d: line wider than the terminal: %q", bu.user, s.Name(), size[0], size[1], l)
+							break
+						}
+					}
+					if !strings.Contains(v, "["+string(rune('0'+(i+1)%10))+" ") {
+						t.Errorf("%s %s at %dx%d: the active tab is not marked:\n%s", bu.user, s.Name(), size[0], size[1], v)
+					}
+				}
+				m, _ = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'?'}})
+			}
+		}
 	}
 }

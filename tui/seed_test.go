@@ -627,6 +627,11 @@ func (s *seeder) closePast() {
 }
 
 func (s *seeder) checkRun() {
+	// The practice's list size is corrected after the visit: its figures
+	// change, which its users see on their next visit.
+	s.plan("2026-04-18 10:00", func() {
+		s.must(ops.SetListSize(s.st, s.users["admin"], "A81001", domain.MustDate("2026-01-01"), 8350))
+	})
 	s.plan("2026-04-19 10:00", func() {
 		c := s.colls["QOF2526 2026-03-31"]
 		s.must(s.st.Update(s.users["pat"], func(tx *store.Tx) error {

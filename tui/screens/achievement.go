@@ -160,12 +160,12 @@ func (a *Achievement) fill() {
 	money := a.dv != nil && a.dv.MoneyShown
 	if a.points() {
 		a.table.Cols = []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Register", Width: 8, Right: true},
-			{Title: "Denom", Width: 6, Right: true}, {Title: "Numer", Width: 6, Right: true}, {Title: "Except", Width: 6, Right: true},
+			{Title: "Denom", Width: 6, Right: true}, {Title: "Numer", Width: 6, Right: true}, {Title: "Except", Width: 6, Right: true, Optional: true},
 			{Title: "Achieved", Width: 8, Right: true}, {Title: "Points", Width: 9, Right: true}}
 		if money {
 			a.table.Cols = append(a.table.Cols, widgets.Column{Title: "Pounds", Width: 10, Right: true})
 		}
-		a.table.Cols = append(a.table.Cols, widgets.Column{Title: "Need +1", Width: 7, Right: true}, widgets.Column{Title: "Need top", Width: 8, Right: true})
+		a.table.Cols = append(a.table.Cols, widgets.Column{Title: "Need +1", Width: 7, Right: true}, widgets.Column{Title: "Need top", Width: 8, Right: true, Optional: true})
 	} else {
 		a.table.Cols = []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Kind", Width: 11}, {Title: "Count", Width: 8, Right: true},
 			{Title: "Payable", Width: 8, Right: true}, {Title: "Fee", Width: 8, Right: true}}
@@ -202,6 +202,11 @@ func (a *Achievement) fill() {
 			count, pay, fee := widgets.Int(r.Count), "-", "-"
 			if r.Kind == domain.IndRegister {
 				count = widgets.Int(r.Register)
+			}
+			for _, m := range r.Missing {
+				if strings.HasPrefix(m, r.ID+" ") {
+					count = a.env.St.Mark(styles.Warn, "missing")
+				}
 			}
 			if r.Kind == domain.IndCount {
 				pay = widgets.Int(r.Payable)

@@ -69,9 +69,10 @@ func (a *Audit) Reload() {
 		a.entries, err = tx.AuditEntries(f)
 		return err
 	})
+	labels := a.env.Labels()
 	rows := make([][]string, 0, len(a.entries))
 	for _, e := range a.entries {
-		rows = append(rows, []string{widgets.ShortTime(e.At), e.User, e.Action, e.Org, e.Target})
+		rows = append(rows, []string{widgets.ShortTime(e.At), e.User, e.Action, e.Org, TargetText(e.Target, labels)})
 	}
 	a.table.SetRows(rows)
 }

@@ -10,6 +10,8 @@ package screens
 import (
 	"errors"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -202,6 +204,38 @@ func (e *Env) AuditScope() (orgs []string, ok bool, err error) {
 	}
 	sort.Strings(orgs)
 	return orgs, len(orgs) > 0, err
+}
+
+// Labels maps collection ids to their labels ("QOF2526 2026-03-31"), so
+// audit targets like "declaration 12/A81001" can be shown readably.
+func (e *Env) Labels() map[uint64]string {
+	out := map[uint64]string{}
+	_ = e.Store().View(func(tx *store.Tx) error {
+		cs, err := tx.Collections("")
+		for _, c := range cs {
+			out[c.ID] = c.Label()
+		}
+		return err
+	})
+	return out
+}
+
+// TargetText rewrites an audit target's collection id as its label:
+// "declaration 12/A81001" becomes "declaration QOF2526 2026-03-31/A81001".
+func TargetText(target string, labels map[uint64]string) string {
+	kind, rest, ok := strings.Cut(target, " ")
+	if !ok {
+		return target
+	}
+	idText, practice, ok := strings.Cut(rest, "/")
+	if !ok {
+		return target
+	}
+	id, err := strconv.ParseUint(idText, 10, 64)
+	if err != nil || labels[id] == "" {
+		return target
+	}
+	return kind + " " + labels[id] + "/" + practice
 }
 
 // Done carries the outcome of an action a screen started, back to it.

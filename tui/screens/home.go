@@ -217,10 +217,10 @@ func (h *Home) approvals() error {
 		g := groups[k]
 		kind, verb := "approve", "Approve"
 		if g.state == domain.DeclApproved {
-			kind, verb = "finance", "Give financial approval to"
+			kind, verb = "finance", "Finance-approve"
 		}
 		h.tasks = append(h.tasks, task{kind: kind, verb: "approve", due: g.due,
-			text: fmt.Sprintf("%s %s of %s", verb, widgets.Plural(g.n, "declaration"), g.label),
+			text: fmt.Sprintf("%s %s: %s", verb, widgets.Plural(g.n, "declaration"), g.label),
 			jump: Goto{Screen: "queue", Collection: g.coll}})
 	}
 	return nil
@@ -266,11 +266,18 @@ func (h *Home) loadChanges() {
 	}
 	h.scoped = true
 	f := store.AuditFilter{Orgs: orgs, Since: h.env.PrevVisit, Limit: HomeChanges}
+	var all []domain.AuditEntry
 	_ = h.env.Store().View(func(tx *store.Tx) error {
 		var err error
-		h.changes, err = tx.AuditEntries(f)
+		all, err = tx.AuditEntries(f)
 		return err
 	})
+	// What others changed: the user knows what they did themselves.
+	for _, e := range all {
+		if e.User != h.env.User.Name {
+			h.changes = append(h.changes, e)
+		}
+	}
 }
 
 func (h *Home) current() *task {
@@ -368,9 +375,10 @@ func (h *Home) View(w, ht int) string {
 	case !h.scoped:
 		ch = append(ch, st.Faint.Render("Changes since your last visit are shown to users with View for their organisation."))
 	default:
-		ch = append(ch, st.Heading.Render(fmt.Sprintf("Since your last visit on %s: %s", widgets.TimeText(h.env.PrevVisit), widgets.Plural(len(h.changes), "change"))))
+		ch = append(ch, st.Heading.Render(fmt.Sprintf("Since your last visit on %s: %s by others", widgets.TimeText(h.env.PrevVisit), widgets.Plural(len(h.changes), "change"))))
+		labels := h.env.Labels()
 		for _, e := range h.changes {
-			ch = append(ch, fmt.Sprintf("  %s  %-8s %-26s %s", widgets.ShortTime(e.At), e.User, e.Action, e.Target))
+			ch = append(ch, fmt.Sprintf("  %s  %-8s %-26s %s", widgets.ShortTime(e.At), e.User, e.Action, TargetText(e.Target, labels)))
 		}
 	}
 	room := ht - (strings.Count(head, "\n") + 1) - 1

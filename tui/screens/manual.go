@@ -43,7 +43,7 @@ type Manual struct {
 func NewManual(env *Env) *Manual {
 	return &Manual{base: newBase(env), edits: map[domain.FieldKey]string{}, table: widgets.Table{
 		Empty: "nothing to enter by hand for this collection",
-		Cols: []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Field", Width: 12}, {Title: "Source", Width: 13},
+		Cols: []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Field", Width: 12}, {Title: "Source", Width: 13, Optional: true},
 			{Title: "Extracted", Width: 9, Right: true}, {Title: "Saved", Width: 8, Right: true}, {Title: "New", Width: 10, Right: true},
 			{Title: "Check"}},
 	}}

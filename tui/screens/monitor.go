@@ -41,7 +41,7 @@ func NewMonitor(env *Env) *Monitor {
 	return &Monitor{base: newBase(env), table: widgets.Table{
 		Empty: "nothing is extracting, failed or due",
 		Cols: []widgets.Column{{Title: "Collection / practice", Width: 29}, {Title: "State", Width: 12},
-			{Title: "Progress", Width: 16}, {Title: "Detail"}},
+			{Title: "Progress", Width: 14}, {Title: "Detail"}},
 	}}
 }
 
@@ -148,7 +148,7 @@ func (m *Monitor) fill() {
 			}
 			bar := ""
 			if len(c.Jobs) > 0 {
-				bar = widgets.Bar(int64(c.Done), int64(c.Total), 16)
+				bar = widgets.Bar(int64(c.Done), int64(c.Total), 14)
 			}
 			rows = append(rows, []string{fmt.Sprintf("%s run %d", c.Label, c.Run), collState(st, c), bar, detail})
 		default:
@@ -163,7 +163,7 @@ func (m *Monitor) fill() {
 			if j.State == domain.JobFailed {
 				detail = st.Mark(styles.Bad, j.Error)
 			}
-			rows = append(rows, []string{"  " + j.Practice, JobState(st, j.State), widgets.Bar(int64(j.Done), int64(j.Total), 16), detail})
+			rows = append(rows, []string{"  " + j.Practice, JobState(st, j.State), widgets.Bar(int64(j.Done), int64(j.Total), 14), detail})
 		}
 	}
 	m.table.SetRows(rows)

@@ -42,7 +42,7 @@ func NewQueue(env *Env) *Queue {
 	return &Queue{base: newBase(env), sel: map[string]bool{}, table: widgets.Table{
 		Empty: "nothing in the queue with this filter",
 		Cols: []widgets.Column{{Title: "Sel", Width: 3}, {Title: "Collection", Width: 20}, {Title: "Practice", Width: 18},
-			{Title: "Status", Width: 12}, {Title: "Points", Width: 7, Right: true}, {Title: "Pounds", Width: 11, Right: true},
+			{Title: "Status", Width: 12}, {Title: "Points", Width: 7, Right: true, Optional: true}, {Title: "Pounds", Width: 11, Right: true, Optional: true},
 			{Title: "Approve by"}},
 	}}
 }
@@ -322,6 +322,12 @@ func (q *Queue) View(w, h int) string {
 	var detail []string
 	if it := q.current(); it != nil {
 		d := fmt.Sprintf("%s %s: %s", it.Label, it.Ref.Practice, it.Status)
+		if q.kinds[it.Service] == domain.KindPoints {
+			d += ", " + it.Points + " points"
+		}
+		if it.MoneyShown {
+			d += ", " + it.Amount.String()
+		}
 		if it.DeclaredBy != "" {
 			d += fmt.Sprintf("; declared by %s on %s", it.DeclaredBy, widgets.TimeText(it.DeclaredAt))
 		}

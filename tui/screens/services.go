@@ -29,7 +29,7 @@ type Services struct {
 // NewServices makes the service information screen.
 func NewServices(env *Env) *Services {
 	return &Services{base: newBase(env), table: widgets.Table{Cols: []widgets.Column{
-		{Title: "Indicator", Width: 9}, {Title: "Kind", Width: 11}, {Title: "Entry", Width: 8},
+		{Title: "Indicator", Width: 9}, {Title: "Kind", Width: 11, Optional: true}, {Title: "Entry", Width: 8},
 		{Title: "Points", Width: 6, Right: true}, {Title: "Thresholds", Width: 10}, {Title: "Fee", Width: 7, Right: true},
 		{Title: "What it counts"},
 	}}}

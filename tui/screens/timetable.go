@@ -38,7 +38,7 @@ func NewTimetable(env *Env) *Timetable {
 	t.filter = widgets.NewInput("filter: ", "words matching service, status or date", 60)
 	t.table = widgets.Table{Empty: "no collection matches the filter", Cols: []widgets.Column{
 		{Title: "Service", Width: 12}, {Title: "Achieved", Width: 11}, {Title: "Status", Width: 13},
-		{Title: "Window", Width: 14}, {Title: "Declare", Width: 7}, {Title: "Approve", Width: 7}, {Title: "Next"},
+		{Title: "Window", Width: 14, Optional: true}, {Title: "Declare", Width: 7}, {Title: "Approve", Width: 7, Optional: true}, {Title: "Next"},
 	}}
 	return t
 }

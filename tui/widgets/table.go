@@ -16,7 +16,14 @@ type Column struct {
 	Title string
 	Width int
 	Right bool
+	// Optional columns are dropped, rightmost first, when the terminal is
+	// too narrow to give the flexible columns their minimum.
+	Optional bool
 }
+
+// minFlex is the narrowest a flexible column is squeezed to before
+// optional columns are dropped.
+const minFlex = 16
 
 // Table is a scrolling table with a cursor row. The cursor row is marked
 // with ">" as well as highlighted, so it shows without colour.
@@ -83,26 +90,62 @@ func (t *Table) HandleKey(msg tea.KeyMsg) bool {
 	return true
 }
 
-// widths resolves the column widths for a total width.
+// widths resolves the column widths for a total width; 0 marks a column
+// dropped for want of room.
 func (t *Table) widths(total int) []int {
-	w := make([]int, len(t.Cols))
-	fixed, flex := 0, 0
-	for i, c := range t.Cols {
-		if c.Width > 0 {
-			w[i] = c.Width
-			fixed += c.Width
-		} else {
-			flex++
+	shown := make([]bool, len(t.Cols))
+	for i := range shown {
+		shown[i] = true
+	}
+	var w []int
+	for {
+		w = make([]int, len(t.Cols))
+		fixed, flex, n := 0, 0, 0
+		for i, c := range t.Cols {
+			if !shown[i] {
+				continue
+			}
+			n++
+			if c.Width > 0 {
+				w[i] = c.Width
+				fixed += c.Width
+			} else {
+				flex++
+			}
+		}
+		gaps := 2 + 2*(n-1) // gutter, then two spaces between columns
+		rest := total - fixed - gaps
+		if rest >= flex*minFlex || !dropOne(t.Cols, shown) {
+			for i, c := range t.Cols {
+				if shown[i] && c.Width == 0 {
+					w[i] = max(6, rest/max(flex, 1))
+				}
+			}
+			return w
 		}
 	}
-	gaps := 2 + 2*(len(t.Cols)-1) // gutter, then two spaces between columns
-	rest := total - fixed - gaps
-	for i, c := range t.Cols {
-		if c.Width == 0 {
-			w[i] = max(6, rest/flex)
+}
+
+// dropOne hides the rightmost optional column still shown.
+func dropOne(cols []Column, shown []bool) bool {
+	for i := len(cols) - 1; i >= 0; i-- {
+		if cols[i].Optional && shown[i] {
+			shown[i] = false
+			return true
 		}
 	}
-	return w
+	return false
+}
+
+// join lays out the shown cells of a row.
+func join(cells []string, ws []int) string {
+	var parts []string
+	for i, c := range cells {
+		if ws[i] > 0 {
+			parts = append(parts, c)
+		}
+	}
+	return strings.TrimRight(strings.Join(parts, "  "), " ")
 }
 
 // Cell pads or truncates s (which may carry styling) to width w.
@@ -126,15 +169,14 @@ func (t *Table) View(st *styles.Styles, width, h int) string {
 	ws := t.widths(width)
 	var b strings.Builder
 	head := make([]string, len(t.Cols))
+	rule := -2
 	for i, c := range t.Cols {
 		head[i] = Cell(c.Title, ws[i], c.Right)
+		if ws[i] > 0 {
+			rule += ws[i] + 2
+		}
 	}
-	b.WriteString("  " + st.Heading.Render(strings.TrimRight(strings.Join(head, "  "), " ")) + "\n")
-	rule := 0
-	for _, x := range ws {
-		rule += x
-	}
-	rule += 2 * (len(ws) - 1)
+	b.WriteString("  " + st.Heading.Render(join(head, ws)) + "\n")
 	b.WriteString("  " + st.Rule.Render(strings.Repeat("-", min(rule, width-2))))
 	rows := h - 2
 	if len(t.Rows) == 0 {
@@ -179,7 +221,7 @@ func (t *Table) View(st *styles.Styles, width, h int) string {
 			}
 			cells[i] = Cell(v, ws[i], t.Cols[i].Right)
 		}
-		line := strings.TrimRight(strings.Join(cells, "  "), " ")
+		line := join(cells, ws)
 		if !t.NoCursor && r == t.Cursor {
 			b.WriteString("\n" + st.Bold.Render(">") + " " + st.Selected.Render(line))
 		} else {
