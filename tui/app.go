@@ -42,6 +42,23 @@ type Model struct {
 	closing string
 	// signedOut is set when the account was disabled under the session.
 	signedOut string
+	// ver counts the messages that may have changed a screen; the frame
+	// caches below are valid for one version (a key press the root handles
+	// alone, like the help toggle, redraws without re-rendering the body).
+	ver   uint64
+	cache frameCache
+	// tabGen counts rebuilds of the tab list.
+	tabGen int
+}
+
+// frameCache holds the parts of the last frame that are dear to render.
+type frameCache struct {
+	head, tabs, rule string
+	headKey, tabsKey string
+	body             string
+	bodyKey          string
+	// help holds the short and full key help of recent screens and states.
+	help map[string]string
 }
 
 // New makes the root model for a signed-in person: the factory the SSH
@@ -70,6 +87,7 @@ func newModel(ctx session.Context) *Model {
 // named keep in front if it is still available; every screen re-reads when
 // next shown.
 func (m *Model) retab(keep string) {
+	m.tabGen++
 	m.tabs = m.tabs[:0]
 	for _, s := range m.all {
 		if s.Available() {
@@ -130,6 +148,9 @@ var (
 )
 
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if !rootOnly(msg) {
+		m.ver++
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = msg.Width, msg.Height
@@ -141,6 +162,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.invalidate("home")
 		return m, nil
 	case session.Invalidate:
+		if msg.Touches("service") {
+			m.env.ForgetServices()
+		}
 		for _, s := range m.tabs {
 			if s.Wants(msg) {
 				m.invalidate(s.Name())
@@ -246,6 +270,18 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (m *Model) tooSmall() bool { return m.w < MinWidth || m.h < MinHeight }
 
+// rootOnly reports messages that change nothing a screen shows (the frame
+// cache's key covers the terminal size).
+func rootOnly(msg tea.Msg) bool {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg, session.Closing:
+		return true
+	case tea.KeyMsg:
+		return msg.String() == "?"
+	}
+	return false
+}
+
 // View renders the whole terminal: title, tabs, the screen, its status
 // line and key help, always exactly the terminal's size.
 func (m *Model) View() string {
@@ -260,12 +296,18 @@ func (m *Model) View() string {
 		return widgets.Fit(st.Mark(styles.Bad, m.signedOut), m.w, m.h)
 	}
 	s := m.screen()
-	title := st.Title.Render("gpc") + " " + st.Heading.Render("GP Collections")
-	right := st.Faint.Render(fmt.Sprintf("%s  %s", m.env.User.Name, m.env.Now().In(widgets.London).Format("Mon 2 Jan 2006")))
-	gap := m.w - lipgloss.Width(title) - lipgloss.Width(right)
-	header := title + strings.Repeat(" ", max(1, gap)) + right
-	tabs := m.tabBar()
-	rule := st.Rule.Render(strings.Repeat("-", m.w))
+	c := &m.cache
+	today := m.env.Now().In(widgets.London).Format("Mon 2 Jan 2006")
+	if k := fmt.Sprint(m.w, m.env.User.Name, today); k != c.headKey {
+		title := st.Title.Render("gpc") + " " + st.Heading.Render("GP Collections")
+		right := st.Faint.Render(m.env.User.Name + "  " + today)
+		gap := m.w - lipgloss.Width(title) - lipgloss.Width(right)
+		c.head, c.headKey = title+strings.Repeat(" ", max(1, gap))+right, k
+		c.rule = st.Rule.Render(strings.Repeat("-", m.w))
+	}
+	if k := fmt.Sprint(m.w, m.active, m.tabGen); k != c.tabsKey {
+		c.tabs, c.tabsKey = m.tabBar(), k
+	}
 
 	var note screens.Note
 	var km help.KeyMap = globalKeys{}
@@ -288,20 +330,78 @@ func (m *Model) View() string {
 			status = st.Tone(note.Tone, note.Text)
 		}
 	}
-	m.help.Width = m.w
-	helpView := m.help.View(km)
 	statusLines := strings.Split(strings.Join(widgets.Wrap(status, m.w), "\n"), "\n")
 	if len(statusLines) > 3 {
 		statusLines = statusLines[:3]
 	}
-	foot := strings.Join(statusLines, "\n") + "\n" + helpView
-	footH := strings.Count(foot, "\n") + 1
-	bodyH := m.h - 3 - footH
-	body := ""
-	if s != nil && bodyH > 0 {
-		body = s.View(m.w, bodyH)
+	// The body is laid out above the short help; the full help ('?') is
+	// drawn over the body's last lines rather than re-laying it out.
+	foot := strings.Join(statusLines, "\n") + "\n" + m.helpView(km, false)
+	bodyH := m.h - 3 - (strings.Count(foot, "\n") + 1)
+	if k := fmt.Sprint(m.active, m.w, bodyH, m.ver, today); k != c.bodyKey {
+		body := ""
+		if s != nil && bodyH > 0 {
+			body = s.View(m.w, bodyH)
+		}
+		c.body, c.bodyKey = widgets.Fit(body, m.w, max(bodyH, 0)), k
 	}
-	return widgets.Fit(header+"\n"+tabs+"\n"+rule+"\n"+widgets.Fit(body, m.w, max(bodyH, 0))+"\n"+foot, m.w, m.h)
+	body := c.body
+	if m.help.ShowAll {
+		full := strings.Join(statusLines, "\n") + "\n" + m.helpView(km, true)
+		cover := strings.Count(full, "\n") - strings.Count(foot, "\n")
+		foot = full
+		if keep := bodyH - cover; keep < bodyH {
+			body = widgets.Fit(body, m.w, max(keep, 0))
+			bodyH = max(keep, 0)
+		}
+	}
+	footH := m.h - 3 - bodyH
+	frame := c.head + "\n" + c.tabs + "\n" + c.rule + "\n"
+	if bodyH > 0 {
+		frame += body + "\n"
+	}
+	return frame + widgets.Fit(foot, m.w, footH)
+}
+
+// helpView renders the short or full key help, remembering recent ones
+// (a key press that changes nothing else redraws without re-rendering).
+func (m *Model) helpView(km help.KeyMap, all bool) string {
+	k := helpKey(km, all, m.w)
+	if v, ok := m.cache.help[k]; ok {
+		return v
+	}
+	if len(m.cache.help) > 8 || m.cache.help == nil {
+		m.cache.help = map[string]string{}
+	}
+	h := m.help
+	h.Width, h.ShowAll = m.w, all
+	v := h.View(km)
+	m.cache.help[k] = v
+	return v
+}
+
+// helpKey identifies a key help's content without rendering it.
+func helpKey(km help.KeyMap, all bool, w int) string {
+	var b strings.Builder
+	fmt.Fprint(&b, all, w)
+	add := func(k key.Binding) {
+		if k.Enabled() {
+			b.WriteString("|" + k.Help().Key + ":" + k.Help().Desc)
+		}
+	}
+	if all {
+		for _, col := range km.FullHelp() {
+			b.WriteString("/")
+			for _, k := range col {
+				add(k)
+			}
+		}
+	} else {
+		for _, k := range km.ShortHelp() {
+			add(k)
+		}
+	}
+	return b.String()
 }
 
 func lines2(a, b string) string { return a + "\n" + b }

@@ -638,3 +638,10 @@ func TestEveryScreenFitsTheTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestClosingNoticeShows(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "pat", "timetable", false)
+	tm.Send(session.Closing{Reason: "server shutting down", In: 10 * time.Second})
+	waitView(t, tm, "! server shutting down: this session ends in 10s")
+}

@@ -12,7 +12,6 @@ import (
 
 	"gpcollections/domain"
 	sshkeys "gpcollections/keys"
-	"gpcollections/store"
 	"gpcollections/store/ops"
 	"gpcollections/tui/session"
 	"gpcollections/tui/styles"
@@ -84,11 +83,7 @@ func (a *Admin) Reload() {
 		a.users, a.err = ops.Users(a.env.Store(), a.env.User)
 	}
 	if a.err == nil {
-		a.err = a.env.Store().View(func(tx *store.Tx) error {
-			var err error
-			a.svcs, err = tx.Services()
-			return err
-		})
+		a.svcs, a.err = a.env.Services()
 	}
 	st := a.env.St
 	rows := make([][]string, 0, len(a.users))

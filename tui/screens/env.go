@@ -9,6 +9,7 @@ package screens
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type Env struct {
 
 	targets map[string]domain.Target
 	ids     int
+	// services caches the service definitions (read-only; they change
+	// rarely, and a "service" change clears the cache).
+	services []*domain.ServiceDef
 }
 
 // NewEnv makes the shared environment of one session.
@@ -62,6 +66,37 @@ func (e *Env) SetUser(u *domain.User) {
 
 // Forget drops cached authorization targets (an organisation changed).
 func (e *Env) Forget() { e.targets = map[string]domain.Target{} }
+
+// Services lists the service definitions, read once until ForgetServices.
+// The definitions are shared: never modify them.
+func (e *Env) Services() ([]*domain.ServiceDef, error) {
+	if e.services != nil {
+		return e.services, nil
+	}
+	err := e.Store().View(func(tx *store.Tx) error {
+		var err error
+		e.services, err = tx.Services()
+		return err
+	})
+	return e.services, err
+}
+
+// Service finds one service definition.
+func (e *Env) Service(id string) (*domain.ServiceDef, error) {
+	svcs, err := e.Services()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range svcs {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("service %s: %w", id, store.ErrNotFound)
+}
+
+// ForgetServices drops the cached definitions after a service changed.
+func (e *Env) ForgetServices() { e.services = nil }
 
 // newID numbers screens so results of their actions come back to them.
 func (e *Env) newID() int {

@@ -24,6 +24,7 @@ type Home struct {
 	modal
 	tasks   []task
 	changes []domain.AuditEntry
+	labels  map[uint64]string
 	scoped  bool
 	table   widgets.Table
 	err     error
@@ -272,6 +273,9 @@ func (h *Home) loadChanges() {
 		all, err = tx.AuditEntries(f)
 		return err
 	})
+	if len(all) > 0 {
+		h.labels = h.env.Labels()
+	}
 	// What others changed: the user knows what they did themselves.
 	for _, e := range all {
 		if e.User != h.env.User.Name {
@@ -376,9 +380,8 @@ func (h *Home) View(w, ht int) string {
 		ch = append(ch, st.Faint.Render("Changes since your last visit are shown to users with View for their organisation."))
 	default:
 		ch = append(ch, st.Heading.Render(fmt.Sprintf("Since your last visit on %s: %s by others", widgets.TimeText(h.env.PrevVisit), widgets.Plural(len(h.changes), "change"))))
-		labels := h.env.Labels()
 		for _, e := range h.changes {
-			ch = append(ch, fmt.Sprintf("  %s  %-8s %-26s %s", widgets.ShortTime(e.At), e.User, e.Action, TargetText(e.Target, labels)))
+			ch = append(ch, fmt.Sprintf("  %s  %-8s %-26s %s", widgets.ShortTime(e.At), e.User, e.Action, TargetText(e.Target, h.labels)))
 		}
 	}
 	room := ht - (strings.Count(head, "\n") + 1) - 1

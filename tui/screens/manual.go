@@ -70,11 +70,11 @@ func (m *Manual) Focus(coll uint64, practice string) {
 // failed for the practice. Only services the practice takes part in count.
 func manualColls(env *Env, practice string) ([]*domain.Collection, error) {
 	var out []*domain.Collection
-	err := env.Store().View(func(tx *store.Tx) error {
-		svcs, err := tx.Services()
-		if err != nil {
-			return err
-		}
+	svcs, err := env.Services()
+	if err != nil {
+		return nil, err
+	}
+	err = env.Store().View(func(tx *store.Tx) error {
 		hasManual := map[string]bool{}
 		for _, s := range svcs {
 			hasManual[s.ID] = len(s.ManualFields()) > 0
@@ -130,11 +130,10 @@ func (m *Manual) Reload() {
 	}
 	// The form was allowed: read what validation needs alongside it.
 	m.extracted = map[[2]string]int64{}
+	if m.svc, m.err = m.env.Service(c.Service); m.err != nil {
+		return
+	}
 	m.err = m.env.Store().View(func(tx *store.Tx) error {
-		var err error
-		if m.svc, err = tx.Service(c.Service); err != nil {
-			return err
-		}
 		r, err := tx.Result(c.ID, m.practice)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil

@@ -8,7 +8,6 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"gpcollections/domain"
-	"gpcollections/store"
 	"gpcollections/store/ops"
 	"gpcollections/tui/session"
 	"gpcollections/tui/styles"
@@ -64,14 +63,11 @@ func (q *Queue) Reload() {
 	q.items, q.err = ops.Queue(q.env.Store(), q.env.User, f)
 	if q.services == nil {
 		q.kinds = map[string]domain.ServiceKind{}
-		_ = q.env.Store().View(func(tx *store.Tx) error {
-			svcs, err := tx.Services()
-			for _, s := range svcs {
-				q.services = append(q.services, s.ID)
-				q.kinds[s.ID] = s.Kind
-			}
-			return err
-		})
+		svcs, _ := q.env.Services()
+		for _, s := range svcs {
+			q.services = append(q.services, s.ID)
+			q.kinds[s.ID] = s.Kind
+		}
 	}
 	keep := map[string]bool{}
 	for _, it := range q.items {

@@ -9,7 +9,6 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"gpcollections/domain"
-	"gpcollections/store"
 	"gpcollections/tui/session"
 	"gpcollections/tui/styles"
 	"gpcollections/tui/widgets"
@@ -48,11 +47,7 @@ func (s *Services) Reload() {
 	if s.err != nil {
 		return
 	}
-	s.err = s.env.Store().View(func(tx *store.Tx) error {
-		var err error
-		s.svcs, err = tx.Services()
-		return err
-	})
+	s.svcs, s.err = s.env.Services()
 	if s.cur >= len(s.svcs) {
 		s.cur = 0
 	}

@@ -37,11 +37,20 @@ type Table struct {
 	// Empty is shown instead of rows when there are none.
 	Empty string
 	off   int
+
+	// The laid-out header and rows for one width, reused until the rows
+	// or the width change (moving the cursor re-lays nothing).
+	head   string
+	lines  []string
+	laidW  int
+	laidOK bool
 }
 
-// SetRows replaces the rows, keeping the cursor in range.
+// SetRows replaces the rows (and takes any change to Cols), keeping the
+// cursor in range.
 func (t *Table) SetRows(rows [][]string) {
 	t.Rows = rows
+	t.laidOK = false
 	t.clamp()
 }
 
@@ -163,11 +172,12 @@ func Cell(s string, w int, right bool) string {
 	return s + pad
 }
 
-// View renders the header, a rule and as many rows as fit in h lines,
-// scrolled to keep the cursor in view.
-func (t *Table) View(st *styles.Styles, width, h int) string {
+// layout renders the header and every row for a width.
+func (t *Table) layout(st *styles.Styles, width int) {
+	if t.laidOK && t.laidW == width {
+		return
+	}
 	ws := t.widths(width)
-	var b strings.Builder
 	head := make([]string, len(t.Cols))
 	rule := -2
 	for i, c := range t.Cols {
@@ -176,8 +186,33 @@ func (t *Table) View(st *styles.Styles, width, h int) string {
 			rule += ws[i] + 2
 		}
 	}
-	b.WriteString("  " + st.Heading.Render(join(head, ws)) + "\n")
-	b.WriteString("  " + st.Rule.Render(strings.Repeat("-", min(rule, width-2))))
+	t.head = "  " + st.Heading.Render(join(head, ws)) + "\n" + "  " + st.Rule.Render(strings.Repeat("-", min(rule, width-2)))
+	t.lines = make([]string, len(t.Rows))
+	for r, row := range t.Rows {
+		if len(row) == 1 && len(t.Cols) > 1 {
+			// A single cell spans the row (a section heading).
+			t.lines[r] = strings.TrimRight(Cell(row[0], width-2, false), " ")
+			continue
+		}
+		cells := make([]string, len(t.Cols))
+		for i := range t.Cols {
+			v := ""
+			if i < len(row) {
+				v = row[i]
+			}
+			cells[i] = Cell(v, ws[i], t.Cols[i].Right)
+		}
+		t.lines[r] = join(cells, ws)
+	}
+	t.laidW, t.laidOK = width, true
+}
+
+// View renders the header, a rule and as many rows as fit in h lines,
+// scrolled to keep the cursor in view.
+func (t *Table) View(st *styles.Styles, width, h int) string {
+	t.layout(st, width)
+	var b strings.Builder
+	b.WriteString(t.head)
 	rows := h - 2
 	if len(t.Rows) == 0 {
 		if t.Empty != "" && rows > 0 {
@@ -203,25 +238,7 @@ func (t *Table) View(st *styles.Styles, width, h int) string {
 	}
 	end := min(len(t.Rows), t.off+rows)
 	for r := t.off; r < end; r++ {
-		if len(t.Rows[r]) == 1 && len(t.Cols) > 1 {
-			// A single cell spans the row (a section heading).
-			line := Cell(t.Rows[r][0], width-2, false)
-			if !t.NoCursor && r == t.Cursor {
-				b.WriteString("\n" + st.Bold.Render(">") + " " + st.Selected.Render(strings.TrimRight(line, " ")))
-			} else {
-				b.WriteString("\n  " + strings.TrimRight(line, " "))
-			}
-			continue
-		}
-		cells := make([]string, len(t.Cols))
-		for i := range t.Cols {
-			v := ""
-			if i < len(t.Rows[r]) {
-				v = t.Rows[r][i]
-			}
-			cells[i] = Cell(v, ws[i], t.Cols[i].Right)
-		}
-		line := join(cells, ws)
+		line := t.lines[r]
 		if !t.NoCursor && r == t.Cursor {
 			b.WriteString("\n" + st.Bold.Render(">") + " " + st.Selected.Render(line))
 		} else {
