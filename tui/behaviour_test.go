@@ -645,3 +645,32 @@ func TestClosingNoticeShows(t *testing.T) {
 	tm.Send(session.Closing{Reason: "server shutting down", In: 10 * time.Second})
 	waitView(t, tm, "! server shutting down: this session ends in 10s")
 }
+
+// TestScreensFollowOnlyTheirChanges: a stream of extraction progress
+// redraws the monitor, not every practice user's home and audit screens.
+func TestScreensFollowOnlyTheirChanges(t *testing.T) {
+	w := newWorld(t)
+	progress := session.Invalidate{Changes: []store.Change{{Kind: session.KindProgress, Collection: 1, Practice: "A81001"}}}
+	decl := session.Invalidate{Changes: []store.Change{{Kind: "declaration", Collection: 1, Practice: "A81001"}}}
+	other := session.Invalidate{Changes: []store.Change{{Kind: "declaration", Collection: 1, Practice: "A81002"}}}
+	want := map[string][3]bool{ // progress, own declaration, another practice's declaration
+		"home": {false, true, true}, "audit": {false, true, true}, "achievement": {false, true, false},
+		"declare": {false, true, false}, "timetable": {false, false, false},
+	}
+	for _, s := range newModel(w.context(t, "pat", nil)).tabs {
+		s.Reload()
+		exp, ok := want[s.Name()]
+		if !ok {
+			continue
+		}
+		got := [3]bool{s.Wants(progress), s.Wants(decl), s.Wants(other)}
+		if got != exp {
+			t.Errorf("%s wants (progress, own, other) = %v, want %v", s.Name(), got, exp)
+		}
+	}
+	for _, s := range newModel(w.context(t, "admin", nil)).tabs {
+		if s.Name() == "monitor" && !s.Wants(progress) {
+			t.Error("the monitor ignores progress")
+		}
+	}
+}

@@ -48,8 +48,8 @@ func (a *Audit) Short() string   { return "Audit" }
 func (a *Audit) Available() bool { return a.env.CanAny(domain.ActViewAudit) }
 func (a *Audit) Capturing() bool { return a.open() }
 
-// Wants: every write is audited, so any change may add an entry.
-func (a *Audit) Wants(m session.Invalidate) bool { return m.Touches() }
+// Wants: every audited write may add an entry.
+func (a *Audit) Wants(m session.Invalidate) bool { return m.Touches(auditedKinds...) }
 
 func (a *Audit) Reload() {
 	a.entries = nil

@@ -273,6 +273,11 @@ func TargetText(target string, labels map[uint64]string) string {
 	return kind + " " + labels[id] + "/" + practice
 }
 
+// auditedKinds are the store changes that come with audit entries (a job's
+// progress is stored but not audited; scheduler events are neither).
+var auditedKinds = []string{"declaration", "result", "collection", "manual", "participation", "service",
+	"check", "source", "payment-run", "aspiration"}
+
 // Done carries the outcome of an action a screen started, back to it.
 type Done struct {
 	Screen int

@@ -58,7 +58,12 @@ func (h *Home) Short() string   { return "Home" }
 func (h *Home) Available() bool { return true }
 func (h *Home) Capturing() bool { return h.open() }
 
-func (h *Home) Wants(m session.Invalidate) bool { return m.Touches() }
+// Wants: tasks and the changes list follow audited writes; failed jobs
+// matter only to those who can retry them (progress is not a task).
+func (h *Home) Wants(m session.Invalidate) bool {
+	return m.Touches(auditedKinds...) ||
+		(m.Touches("job") && domain.Can(h.env.User, domain.ActControlExtraction, domain.TargetNational()))
+}
 
 func (h *Home) Reload() {
 	h.tasks, h.err = nil, nil
