@@ -40,7 +40,7 @@ type Queue struct {
 func NewQueue(env *Env) *Queue {
 	return &Queue{base: newBase(env), sel: map[string]bool{}, table: widgets.Table{
 		Empty: "nothing in the queue with this filter",
-		Cols: []widgets.Column{{Title: "Sel", Width: 3}, {Title: "Collection", Width: 20}, {Title: "Practice", Width: 18},
+		Cols: []widgets.Column{{Title: "Sel", Width: 3}, {Title: "Collection", Width: 19}, {Title: "Practice", Width: 18},
 			{Title: "Status", Width: 12}, {Title: "Points", Width: 7, Right: true, Optional: true}, {Title: "Pounds", Width: 11, Right: true, Optional: true},
 			{Title: "Approve by"}},
 	}}
@@ -130,8 +130,14 @@ func (q *Queue) targets() []ops.DeclRef {
 	return refs
 }
 
-func refsText(refs []ops.DeclRef) string {
+// refsText names the declarations a decision is about.
+func (q *Queue) refsText(refs []ops.DeclRef) string {
 	if len(refs) == 1 {
+		for _, it := range q.items {
+			if it.Ref.Collection == refs[0].Collection && it.Ref.Practice == refs[0].Practice {
+				return "the declaration of " + it.Label + " for " + it.Ref.Practice
+			}
+		}
 		return "the declaration " + refs[0].String()
 	}
 	return widgets.Plural(len(refs), "declaration")
@@ -170,7 +176,7 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		q.reason = strings.TrimSpace(value)
-		q.confirm.Ask("return", fmt.Sprintf("Return %s to the practice with the reason %q?", refsText(q.targets()), q.reason))
+		q.confirm.Ask("return", fmt.Sprintf("Return %s to the practice with the reason %q?", q.refsText(q.targets()), q.reason))
 		return nil
 	}
 	if q.table.HandleKey(k) {
@@ -226,11 +232,11 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 			if len(refs) == 1 {
 				return q.decide("approve", refs)
 			}
-			q.confirm.Ask("approve", fmt.Sprintf("Approve %s in bulk? Each is checked on its own; refusals are listed.", refsText(refs)))
+			q.confirm.Ask("approve", fmt.Sprintf("Approve %s in bulk? Each is checked on its own; refusals are listed.", q.refsText(refs)))
 		case "f":
-			q.confirm.Ask("finance", fmt.Sprintf("Give the financial approval to %s? After it nothing can be amended.", refsText(refs)))
+			q.confirm.Ask("finance", fmt.Sprintf("Give the financial approval to %s? After it nothing can be amended.", q.refsText(refs)))
 		case "r":
-			q.ask("return", "Why return "+refsText(refs)+"? The practice sees the reason.", "reason: ", "", 300)
+			q.ask("return", "Why return "+q.refsText(refs)+"? The practice sees the reason.", "reason: ", "", 300)
 		}
 	}
 	return nil
