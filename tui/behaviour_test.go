@@ -329,7 +329,7 @@ func TestEscCancelsAndNeverConfirms(t *testing.T) {
 	press(tm, "r")
 	waitView(t, tm, "The practice sees the reason")
 	press(tm, "figures look wrong", "enter")
-	waitView(t, tm, `"figures look wrong"?`, "press y to confirm")
+	waitView(t, tm, "Return the declaration of QOF2526 2026-03-31 for A81002", "press y to confirm")
 	press(tm, "esc")
 	waitView(t, tm, "cancelled; nothing changed")
 	press(tm, "q") // a stray key after cancelling is not an answer either
