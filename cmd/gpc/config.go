@@ -34,6 +34,11 @@ type Config struct {
 	Retries      int           `toml:"retries"`
 	RetryBackoff time.Duration `toml:"retry_backoff"`
 	SourcesCache string        `toml:"sources_cache"`
+	// Clock, when set, starts this process's clock at that instant (the
+	// demo's fixed "today"); empty is the wall clock.
+	Clock string `toml:"clock"`
+
+	clock *runClock
 }
 
 func defaultConfig() Config {
@@ -88,6 +93,7 @@ var configUsage = map[string]string{
 	"retries":         "extraction attempts per practice before it is marked failed",
 	"retry_backoff":   "wait before the first retry (doubles each attempt)",
 	"sources_cache":   "where imported sources are cached (default DATA/sources-cache)",
+	"clock":           "start the clock at this instant, e.g. 2026-04-15T09:00 (England); empty = the wall clock",
 }
 
 func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
@@ -112,7 +118,8 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 		data = f.Value.String()
 	}
 	path := filepath.Join(data, ConfigFile)
-	if b, err := os.ReadFile(path); err == nil {
+	var err error
+	if b, rerr := os.ReadFile(path); rerr == nil {
 		md, err := toml.Decode(string(b), &c)
 		if err != nil {
 			return c, fmt.Errorf("%s: %w", path, err)
@@ -125,6 +132,9 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
 		key := f.Tag.Get("toml")
+		if key == "" {
+			continue // derived, not a setting
+		}
 		raw, set := "", false
 		if e, ok := os.LookupEnv("GPC_" + strings.ToUpper(key)); ok && key != "data" {
 			raw, set = e, true
@@ -141,6 +151,9 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 	}
 	if c.SourcesCache == "" {
 		c.SourcesCache = filepath.Join(c.Data, "sources-cache")
+	}
+	if c.clock, err = parseClock(c.Clock); err != nil {
+		return c, fmt.Errorf("setting clock = %q: %w", c.Clock, err)
 	}
 	if c.Workers < 1 {
 		return c, fmt.Errorf("setting workers = %d: must be at least 1", c.Workers)
@@ -173,7 +186,7 @@ func openStore(c Config) (*store.Store, error) {
 	if _, err := os.Stat(filepath.Join(c.Data, store.DBFile)); err != nil {
 		return nil, fmt.Errorf("no gpc data in %s (run gpc init --data %s, or gpc demo)", c.Data, c.Data)
 	}
-	return store.Open(c.Data, store.Options{})
+	return store.Open(c.Data, store.Options{Clock: c.clock.Now})
 }
 
 // session is an open store plus the acting user, for CLI commands.

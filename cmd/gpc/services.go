@@ -9,27 +9,12 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/domain/rulesets"
-	"gpcollections/store"
 	"gpcollections/store/ops"
 )
 
 func init() {
-	seedServices = installShipped
+	seedServices = ops.InstallShipped
 	register(serviceCmd)
-}
-
-// installShipped installs (or updates) every shipped rule set's service.
-func installShipped(s *store.Store, actor *domain.User) error {
-	for _, id := range rulesets.IDs() {
-		def, err := rulesets.Service(id)
-		if err != nil {
-			return fmt.Errorf("shipped rule set %s: %w", id, err)
-		}
-		if _, err := ops.InstallService(s, actor, def); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func serviceCmd() *cobra.Command {
@@ -107,7 +92,7 @@ func serviceCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withSession(cmd, func(ss *session) error {
-				if err := installShipped(ss.store, ss.actor); err != nil {
+				if err := ops.InstallShipped(ss.store, ss.actor); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "installed %s\n", strings.Join(rulesets.IDs(), ", "))

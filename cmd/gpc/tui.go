@@ -48,7 +48,7 @@ No extraction scheduler runs here; extractions start when the server runs.`,
 			if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
 				return errors.New("gpc tui needs a terminal; for scripts use the gpc commands, or ssh to the server with a command (ssh HOST timetable --json)")
 			}
-			return runLocal(cmd, st, actor)
+			return runLocal(cmd, st, actor, c.clock.Now)
 		},
 	}
 }
@@ -70,7 +70,7 @@ func inUse(dir string, err error) error {
 
 // runLocal runs the interface in this terminal, with live updates from
 // this process's own writes.
-func runLocal(cmd *cobra.Command, st *store.Store, actor *domain.User) error {
+func runLocal(cmd *cobra.Command, st *store.Store, actor *domain.User, now func() time.Time) error {
 	h := hub.New()
 	detach := h.Attach(st)
 	defer h.Close()
@@ -84,7 +84,7 @@ func runLocal(cmd *cobra.Command, st *store.Store, actor *domain.User) error {
 		Store:    st,
 		User:     actor,
 		Renderer: r,
-		Clock:    time.Now,
+		Clock:    now,
 		Width:    w,
 		Height:   hgt,
 		Remote:   "local terminal",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"gpcollections/domain"
+	"gpcollections/domain/rulesets"
 	"gpcollections/store"
 )
 
@@ -82,4 +83,18 @@ func Service(s *store.Store, actor *domain.User, id string) (*domain.ServiceDef,
 		return nil, fmt.Errorf("service %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// InstallShipped installs (or updates) the service of every shipped rule set.
+func InstallShipped(s *store.Store, actor *domain.User) error {
+	for _, id := range rulesets.IDs() {
+		def, err := rulesets.Service(id)
+		if err != nil {
+			return fmt.Errorf("shipped rule set %s: %w", id, err)
+		}
+		if _, err := InstallService(s, actor, def); err != nil {
+			return err
+		}
+	}
+	return nil
 }
