@@ -303,3 +303,38 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// An item-of-service result is shown as counts and fees, not as a points
+// table of dashes.
+func TestItemOfServiceAchievementShowsCounts(t *testing.T) {
+	pay := int64(420000)
+	line := int64(420000)
+	zero := int64(0)
+	a := &Achievement{Service: "LDHC2526", Practice: "A81001", Pence: &pay, Indicators: []IndicatorSummary{
+		{ID: "LDREG", Kind: domain.IndRegister, Register: 38, Payment: "£0.00", PaymentPence: &zero},
+		{ID: "LDHC001", Kind: domain.IndCount, Count: 30, Payment: "£4,200.00", PaymentPence: &line},
+	}}
+	if !itemOfService(a) {
+		t.Fatal("a result with a count indicator is item-of-service")
+	}
+	var out bytes.Buffer
+	env := Env{Out: &out}
+	if err := env.itemTable(newTable(&out), a); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"INDICATOR", "LDREG", "register", "38", "LDHC001", "count", "30", "£4,200.00", "total: £4,200.00"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	// Without Finance View no money column or total appears.
+	out.Reset()
+	a.Pence = nil
+	if err := env.itemTable(newTable(&out), a); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "£") || strings.Contains(out.String(), "PAYMENT") {
+		t.Errorf("money shown without Finance View:\n%s", out.String())
+	}
+}

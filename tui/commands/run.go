@@ -197,7 +197,10 @@ func (env Env) achievement(c Command) error {
 	} else {
 		fmt.Fprintln(env.Out, "declaration: none yet")
 	}
-	tw := tabwriter.NewWriter(env.Out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := newTable(env.Out)
+	if itemOfService(a) {
+		return env.itemTable(tw, a)
+	}
 	head := "INDICATOR\tREGISTER\tDENOM\tNUMER\tACHIEVED\tPOINTS\t"
 	if a.Pence != nil {
 		head += "PAYMENT\t"
@@ -220,11 +223,47 @@ func (env Env) achievement(c Command) error {
 		total += ", " + domain.Pence(*a.Pence).String()
 	}
 	fmt.Fprintln(env.Out, total)
+	printMissing(env.Out, a)
+	return nil
+}
+
+// itemOfService reports an item-of-service result: counts and fees, no
+// points, so the points table would only show dashes.
+func itemOfService(a *Achievement) bool {
 	for _, r := range a.Indicators {
-		if len(r.Missing) > 0 {
-			fmt.Fprintf(env.Out, "%s: missing %s\n", r.ID, strings.Join(r.Missing, ", "))
+		if r.Kind == domain.IndCount {
+			return true
 		}
 	}
+	return false
+}
+
+// itemTable prints an item-of-service result: each count or register value
+// and, with Finance View, what it pays.
+func (env Env) itemTable(tw *tabwriter.Writer, a *Achievement) error {
+	head := "INDICATOR\tKIND\tVALUE\t"
+	if a.Pence != nil {
+		head += "PAYMENT\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range a.Indicators {
+		v := r.Register
+		if r.Kind == domain.IndCount {
+			v = r.Count
+		}
+		line := fmt.Sprintf("%s\t%s\t%d\t", r.ID, r.Kind, v)
+		if a.Pence != nil {
+			line += r.Payment + "\t"
+		}
+		fmt.Fprintln(tw, line)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if a.Pence != nil {
+		fmt.Fprintf(env.Out, "total: %s\n", domain.Pence(*a.Pence))
+	}
+	printMissing(env.Out, a)
 	return nil
 }
 
@@ -304,4 +343,18 @@ func (env Env) export(c Command) error {
 		return writeJSON(env.Out, j)
 	}
 	return ops.WriteValuesCSV(env.Out, ex.Values)
+}
+
+// printMissing lists the fields an indicator still lacks (a manual value not
+// yet entered).
+func printMissing(w io.Writer, a *Achievement) {
+	for _, r := range a.Indicators {
+		if len(r.Missing) > 0 {
+			fmt.Fprintf(w, "%s: missing %s\n", r.ID, strings.Join(r.Missing, ", "))
+		}
+	}
+}
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 }
