@@ -131,6 +131,17 @@ func TestDemoPrintsWorkingSSHLines(t *testing.T) {
 		t.Fatalf("ssh timetable: %v\n%s", err, out)
 	}
 
+	// Declarations were left in several states: the approver has Hill
+	// Road's year end to approve, finance has Church Street's.
+	for who, want := range map[string]string{"cara": "A81002", "finn": "A81004"} {
+		m := d.waitFor(t, regexp.MustCompile(`^\s+`+who+`\s+\S+\s+(ssh .*)$`), time.Second)
+		a := strings.Fields(m[1])
+		out, err := exec.CommandContext(ctx, a[0], append(append(a[1:], "-o", "BatchMode=yes"), "queue", "--json")...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), "QOF2526") {
+			t.Errorf("%s's queue lacks %s QOF2526: %v\n%s", who, want, err, out)
+		}
+	}
+
 	// The interface, in a real terminal: tmux runs the printed line.
 	session := fmt.Sprintf("gpc-demo-%d", os.Getpid())
 	tmux := func(a ...string) string {

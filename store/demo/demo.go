@@ -565,10 +565,10 @@ func (sd *seeder) year() error {
 		approveAt := at(c.DeclarationDeadline.AddDays(2), 14)
 		if c.Service == "LDHC2526" && c.AchDate == domain.MustDate("2025-12-31") {
 			add(approveAt, "approve "+c.Label(), func() error {
-				return sd.decide(c, map[string]string{"A81004": "LD register size 3 is far below last quarter's figure: please check it against your register and declare again"})
+				return sd.decide(c, map[string]string{"A81004": "LD register size 3 is far below last quarter's figure: please check it against your register and declare again"}, nil)
 			})
 		} else {
-			add(approveAt, "approve "+c.Label(), func() error { return sd.decide(c, nil) })
+			add(approveAt, "approve "+c.Label(), func() error { return sd.decide(c, nil, nil) })
 		}
 		add(at(c.ApprovalDeadline, 15), "finance "+c.Label(), func() error { return sd.financeAll(c) })
 	}
@@ -615,7 +615,9 @@ func (sd *seeder) yearEnd(c *domain.Collection, add func(time.Time, string, func
 		return err
 	})
 	add(at(c.WindowStart.AddDays(6), 14), "decide "+c.Label(), func() error {
-		return sd.decide(c, map[string]string{"A81003": "CHD015 numerator is well below your in-year position: please run a check against your clinical system and declare again"})
+		// Hill Road's declaration is left awaiting the approver.
+		return sd.decide(c, map[string]string{"A81003": "CHD015 numerator is well below your in-year position: please run a check against your clinical system and declare again"},
+			map[string]bool{"A81004": true})
 	})
 }
 
@@ -713,8 +715,9 @@ func (sd *seeder) declareAll(c *domain.Collection, only map[string]bool) error {
 }
 
 // decide: the approver returns the named practices with their reasons and
-// approves the rest of what awaits approval.
-func (sd *seeder) decide(c *domain.Collection, returns map[string]string) error {
+// approves the rest of what awaits approval (only those in approve, when
+// given).
+func (sd *seeder) decide(c *domain.Collection, returns map[string]string, approve map[string]bool) error {
 	decls, err := sd.declarations(c.ID)
 	if err != nil {
 		return err
@@ -729,6 +732,9 @@ func (sd *seeder) decide(c *domain.Collection, returns map[string]string) error 
 			if err := ops.Return(sd.s, cara, c.ID, d.Practice, reason); err != nil {
 				return err
 			}
+			continue
+		}
+		if approve != nil && !approve[d.Practice] {
 			continue
 		}
 		refs = append(refs, ops.DeclRef{Collection: c.ID, Practice: d.Practice, Seen: d.DeclaredHash})
