@@ -36,6 +36,7 @@ const (
 	ActViewAudit         Action = "view-audit"
 	ActExport            Action = "export"
 	ActRunPayments       Action = "run-payments"
+	ActBackup            Action = "backup"
 )
 
 // Actions lists every action, for the authorization matrix.
@@ -44,7 +45,7 @@ var Actions = []Action{
 	ActDeclineOffer, ActWithdraw, ActMakeOffer, ActEnterManual, ActDeclare, ActApprove,
 	ActReturn, ActFinanceApprove, ActRequestCheck, ActManageTimetable, ActManageServices,
 	ActExtendDeadline, ActControlExtraction, ActViewMonitor, ActRecordExtract,
-	ActManageUsers, ActManageOrgs, ActViewUsers, ActViewAudit, ActExport, ActRunPayments,
+	ActManageUsers, ActManageOrgs, ActViewUsers, ActViewAudit, ActExport, ActRunPayments, ActBackup,
 }
 
 // Target is what an action is aimed at. For a practice, Commissioner is its
@@ -137,6 +138,7 @@ var policy = map[Action]rule{
 	ActViewUsers:         {roles: []Role{RoleUserAdministration, RoleView}, own: true, comm: true, national: true, why: "User Administration or View for the organisation, its commissioner or nationally"},
 	ActViewAudit:         {roles: []Role{RoleView}, own: true, comm: true, national: true, why: "View for the organisation, its commissioner or nationally"},
 	ActExport:            {roles: []Role{RoleView}, national: true, requester: true, why: "View nationally or for the requesting organisation"},
+	ActBackup:            {roles: []Role{RoleUserAdministration}, national: true, why: "User Administration nationally (a backup holds every organisation's data)"},
 	ActRunPayments:       {roles: []Role{RoleTimetableAdministration}, national: true, why: "Timetable Administration nationally"},
 }
 

@@ -39,11 +39,12 @@ view-users          YN              YN                     YN                   
 view-audit          YN              YN                     YN                    YY       YY     NN
 export              NN              NN                     NN                    YY       YY     YN
 run-payments        NN              NN                     NN                    NN       YY     NN
+backup              NN              NN                     NN                    NN       YY     NN
 `
 
 var nationalActions = map[Action]bool{
 	ActManageTimetable: true, ActManageServices: true, ActExtendDeadline: true,
-	ActControlExtraction: true, ActViewMonitor: true, ActManageOrgs: true, ActRecordExtract: true, ActRunPayments: true,
+	ActControlExtraction: true, ActViewMonitor: true, ActManageOrgs: true, ActBackup: true, ActRecordExtract: true, ActRunPayments: true,
 }
 
 func bundleUser(t *testing.T, b Bundle) *User {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -376,7 +377,7 @@ func backupCmd() *cobra.Command {
 	var to string
 	cmd := &cobra.Command{
 		Use:   "backup --to FILE",
-		Short: "Write a consistent copy of the data file (while gpc serve runs, use its SSH backup command)",
+		Short: "Write a consistent copy of the data file (while gpc serve runs: ssh -T HOST backup > FILE)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
@@ -387,6 +388,9 @@ func backupCmd() *cobra.Command {
 				return err
 			}
 			s, err := openStore(c)
+			if errors.Is(err, store.ErrInUse) {
+				return fmt.Errorf("%w\nfor a hot backup of a running server, stream one over SSH as an administrator: ssh -T -p PORT HOST backup > %s", err, to)
+			}
 			if err != nil {
 				return err
 			}

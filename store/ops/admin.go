@@ -7,6 +7,7 @@ package ops
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 
 	"gpcollections/domain"
@@ -290,4 +291,20 @@ func authorizeOrg(tx *store.Tx, actor *domain.User, a domain.Action, code string
 		return err
 	}
 	return domain.Authorize(actor, a, t)
+}
+
+// Backup streams a consistent copy of the live data file to w (the server
+// keeps serving; bbolt's read transaction sees one snapshot), then records
+// who took it.
+func Backup(s *store.Store, actor *domain.User, w io.Writer) (int64, error) {
+	if err := domain.Authorize(actor, domain.ActBackup, domain.TargetNational()); err != nil {
+		return 0, err
+	}
+	n, err := s.Backup(w)
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, s.Update(actor, func(tx *store.Tx) error {
+		return tx.Audit("store.backup", "data file", domain.NationalCode, "", fmt.Sprintf("%d bytes streamed", n))
+	})
 }

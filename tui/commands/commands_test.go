@@ -2,6 +2,8 @@ package commands
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"encoding/csv"
 	"encoding/json"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"gpcollections/domain"
+	"gpcollections/store"
 	"gpcollections/store/ops"
 	"gpcollections/tui/internal/fixture"
 )
@@ -336,5 +339,28 @@ func TestItemOfServiceAchievementShowsCounts(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "£") || strings.Contains(out.String(), "PAYMENT") {
 		t.Errorf("money shown without Finance View:\n%s", out.String())
+	}
+}
+
+// An administrator takes a hot backup over SSH: a consistent data file on
+// stdout that passes gpc check; nobody else may.
+func TestBackupStreamsACheckableDataFile(t *testing.T) {
+	d := fixture.New(t)
+	out, errText, st := run(t, d, "admin", "backup")
+	if st != StatusOK || len(out) < 4096 {
+		t.Fatalf("status %d, %d bytes, %s", st, len(out), errText)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := store.Check(path, true)
+	if err != nil || !rep.OK() {
+		t.Fatalf("backup does not check: %v %v", err, rep)
+	}
+	for _, who := range []string{"pat", "cora", "sue"} {
+		if _, e, st := run(t, d, who, "backup"); st != StatusRefused || !strings.Contains(e, "may not backup") {
+			t.Errorf("%s: status %d, %s", who, st, e)
+		}
 	}
 }

@@ -40,6 +40,8 @@ commands:
   queue                                    declarations waiting for your approval
   export --service ID --date YYYY-MM-DD [--status approved|all]
                                            INDICATOR_VALUES rows for data provision (CSV)
+  backup                                   (administrators) a consistent copy of the live data
+                                           file on stdout: ssh -T HOST backup > gpc-backup.db
   help                                     this text
 
 every command takes --json for machine-readable output.
@@ -157,7 +159,7 @@ func Parse(args []string) (Command, error) {
 	fs.BoolVar(&c.JSON, "json", false, "")
 	var date string
 	switch c.Name {
-	case "help", "whoami", "queue":
+	case "help", "whoami", "queue", "backup":
 	case "timetable":
 		fs.StringVar(&c.Service, "service", "", "")
 		fs.StringVar(&c.Status, "status", "", "")

@@ -63,6 +63,8 @@ func Exec(env Env, c Command) int {
 		err = env.queue(c)
 	case "export":
 		err = env.export(c)
+	case "backup":
+		_, err = ops.Backup(env.Store, env.User, env.Out)
 	default:
 		err = usagef("unknown command %q", clip(c.Name))
 	}
