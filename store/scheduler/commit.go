@@ -39,16 +39,21 @@ func newCommitter(s *store.Store) *committer {
 // errCommitterStopped answers requests made after shutdown.
 var errCommitterStopped = errors.New("the scheduler is stopping")
 
-// do runs fn in a transaction (shared with other requests) and returns its
-// outcome once committed.
-func (c *committer) do(ctx context.Context, fn func(*store.Tx) error) error {
+// submit queues fn to run in a transaction (shared with other requests);
+// the channel receives its outcome once committed.
+func (c *committer) submit(ctx context.Context, fn func(*store.Tx) error) <-chan error {
 	r := &commitReq{fn: fn, done: make(chan error, 1)}
 	select {
 	case c.reqs <- r:
 	case <-ctx.Done():
-		return errCommitterStopped
+		r.done <- errCommitterStopped
 	}
-	return <-r.done
+	return r.done
+}
+
+// do is submit and wait.
+func (c *committer) do(ctx context.Context, fn func(*store.Tx) error) error {
+	return <-c.submit(ctx, fn)
 }
 
 // run commits requests until ctx ends, then answers what is left.

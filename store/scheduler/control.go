@@ -179,6 +179,7 @@ func Retry(s *store.Store, actor *domain.User, id uint64, practice, reason strin
 		if err := tx.PutJob(j); err != nil {
 			return err
 		}
+		tx.Notify(store.Change{Kind: jobQueuedChange, Collection: id, Practice: practice})
 		out = j
 		after := jobText(j)
 		if reason != "" {

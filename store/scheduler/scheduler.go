@@ -124,8 +124,10 @@ type Scheduler struct {
 	busy atomic.Int32
 
 	cancelWork, cancelCommit, cancelLoop context.CancelFunc
-	workers, loopDone, commitDone        sync.WaitGroup
-	unsub                                func()
+	// pending counts results handed to the committer whose outcome is
+	// not yet recorded; Stop waits for them before stopping the committer.
+	workers, pending, loopDone, commitDone sync.WaitGroup
+	unsub                                  func()
 }
 
 // New prepares a scheduler on an open store.
@@ -218,6 +220,7 @@ func (sc *Scheduler) Stop() {
 	sc.loopDone.Wait()
 	sc.cancelWork()
 	sc.workers.Wait()
+	sc.pending.Wait()
 	sc.cancelCommit()
 	sc.commitDone.Wait()
 	if sc.unsub != nil {
@@ -229,17 +232,23 @@ func (sc *Scheduler) Stop() {
 	sc.mu.Unlock()
 }
 
+// jobQueuedChange is the store change that tells a scheduler a job was
+// queued by someone else (a retry).
+const jobQueuedChange = "job-queued"
+
 // onChange hears every committed store change; it only notes and kicks.
 func (sc *Scheduler) onChange(chs []store.Change) {
 	kick := false
 	for _, c := range chs {
 		switch c.Kind {
 		case "job":
+			// Most job changes are the scheduler's own, and its workers
+			// kick when it matters; a job queued by someone else comes
+			// with a "job-queued" change.
 			sc.mu.Lock()
 			sc.active[c.Collection] = true
 			sc.mu.Unlock()
-			kick = true
-		case "collection", "participation", "source", "service":
+		case jobQueuedChange, "collection", "participation", "source", "service":
 			kick = true
 		}
 	}

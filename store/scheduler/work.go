@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"gpcollections/domain"
+	"gpcollections/domain/clinical"
 	"gpcollections/domain/fhir"
 	"gpcollections/store"
 	"gpcollections/store/ops"
 )
 
 // work is one worker: it takes runnable jobs until the scheduler stops.
+// An attempt's result is handed to the committer and the worker moves on,
+// so the next practice's claim can share the result's commit.
 func (sc *Scheduler) work(ctx context.Context) {
 	for {
 		k, ok := sc.take(ctx)
@@ -22,11 +25,6 @@ func (sc *Scheduler) work(ctx context.Context) {
 			return
 		}
 		sc.attempt(ctx, k)
-		sc.mu.Lock()
-		delete(sc.inflight, k)
-		delete(sc.progress, k)
-		sc.mu.Unlock()
-		sc.Kick()
 	}
 }
 
@@ -44,6 +42,21 @@ func (sc *Scheduler) take(ctx context.Context) (jobKey, bool) {
 	return k, true
 }
 
+// finish ends an attempt's hold on its job. The loop looks again unless
+// the attempt succeeded while other jobs are still queued: then there is
+// nothing new for it to see (no run can have completed, no retry is due),
+// and a collection of many practices does not cost a scan per practice.
+func (sc *Scheduler) finish(k jobKey, succeeded bool) {
+	sc.mu.Lock()
+	delete(sc.inflight, k)
+	delete(sc.progress, k)
+	quiet := succeeded && len(sc.queue) > 0
+	sc.mu.Unlock()
+	if !quiet {
+		sc.Kick()
+	}
+}
+
 // holdFor keeps a job out of the queue for a backoff period after the store
 // could not record something about it.
 func (sc *Scheduler) holdFor(k jobKey) {
@@ -52,7 +65,7 @@ func (sc *Scheduler) holdFor(k jobKey) {
 	sc.mu.Unlock()
 }
 
-// claimed is what an attempt knows once its job is marked running.
+// claimed is what an attempt knows about its job.
 type claimed struct {
 	job      domain.Job
 	coll     domain.Collection
@@ -65,13 +78,17 @@ type claimed struct {
 // errNoSource is the fault of a practice with no linked source.
 var errNoSource = errors.New("no source is linked")
 
-// attempt runs one attempt of a job: claim it, extract, commit the result
-// or record the failure.
-func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
+// claimable reports whether a job may start an attempt now.
+func claimable(c *domain.Collection, j *domain.Job, now time.Time) bool {
+	return j.State == domain.JobQueued && j.Run == c.Run && !c.Paused && !j.NextAttempt.After(now) &&
+		(c.Status == domain.CollExtracting || c.Status == domain.CollExtracted)
+}
+
+// prepare reads what an attempt needs, without writing.
+func (sc *Scheduler) prepare(k jobKey) (claimed, bool, error) {
 	var cl claimed
-	skip := false
-	err := sc.com.do(ctx, func(tx *store.Tx) error {
-		skip = false
+	ok := false
+	err := sc.s.View(func(tx *store.Tx) error {
 		c, err := tx.Collection(k.coll)
 		if err != nil {
 			return err
@@ -80,18 +97,11 @@ func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
 		if err != nil {
 			return err
 		}
-		if j.State != domain.JobQueued || j.Run != c.Run || c.Paused || j.NextAttempt.After(tx.Now()) ||
-			(c.Status != domain.CollExtracting && c.Status != domain.CollExtracted) {
-			skip = true // changed since it was queued; the loop will look again
-			return nil
-		}
-		j.State, j.StartedAt, j.Error = domain.JobRunning, tx.Now(), ""
-		j.Attempts++
-		j.Done, j.Total = 0, 0
-		if err := tx.PutJob(j); err != nil {
-			return err
+		if !claimable(c, j, tx.Now()) {
+			return nil // changed since it was queued; the loop will look again
 		}
 		cl = claimed{job: *j, coll: *c}
+		cl.job.Attempts++
 		if def, err := tx.Service(c.Service); err == nil {
 			cl.rulesFor = def.RuleSetHash
 		}
@@ -104,22 +114,72 @@ func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
 		default:
 			return err
 		}
+		ok = true
 		return nil
 	})
-	if skip || errors.Is(err, errCommitterStopped) {
-		return
-	}
+	return cl, ok, err
+}
+
+// attempt runs one attempt of a job: claim it (the claim commits while the
+// source loads), evaluate, then hand the result to the committer.
+func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
+	cl, ok, err := sc.prepare(k)
 	if err != nil {
 		sc.emit(Event{Kind: EvFault, Collection: k.coll, Practice: k.practice, Message: "starting an attempt: " + err.Error()})
 		sc.holdFor(k)
+	}
+	if !ok {
+		sc.finish(k, false)
 		return
 	}
+	// The claim runs on the committer while this goroutine loads the
+	// source, so it writes only its own variables.
+	skip := false
+	var claimedJob domain.Job
+	var claimedColl domain.Collection
+	claim := sc.com.submit(ctx, func(tx *store.Tx) error {
+		skip = false
+		c, err := tx.Collection(k.coll)
+		if err != nil {
+			return err
+		}
+		j, err := tx.Job(k.coll, k.practice)
+		if err != nil {
+			return err
+		}
+		if !claimable(c, j, tx.Now()) || j.Attempts != cl.job.Attempts-1 || c.Run != cl.coll.Run {
+			skip = true
+			return nil
+		}
+		j.State, j.StartedAt, j.Error = domain.JobRunning, tx.Now(), ""
+		j.Attempts++
+		j.Done, j.Total = 0, 0
+		if err := tx.PutJob(j); err != nil {
+			return err
+		}
+		claimedJob, claimedColl = *j, *c
+		return nil
+	})
+
+	sc.busy.Add(1)
+	defer sc.busy.Add(-1)
+	b, info, werr := sc.loadSource(&cl)
+	if err := <-claim; skip || err != nil {
+		if err != nil && !errors.Is(err, errCommitterStopped) {
+			sc.emit(Event{Kind: EvFault, Collection: k.coll, Practice: k.practice, Message: "starting an attempt: " + err.Error()})
+			sc.holdFor(k)
+		}
+		sc.finish(k, false)
+		return
+	}
+	cl.job, cl.coll = claimedJob, claimedColl
 	c, j := &cl.coll, &cl.job
 	sc.emit(Event{Kind: EvJobState, Collection: c.ID, Label: c.Label(), Practice: k.practice, Run: j.Run, State: string(domain.JobRunning), Attempt: j.Attempts})
 
-	sc.busy.Add(1)
-	values, info, patients, werr := sc.extract(ctx, &cl)
-	sc.busy.Add(-1)
+	var values []domain.FieldValue
+	if werr == nil {
+		values, werr = sc.evaluate(ctx, &cl, b)
+	}
 	if ctx.Err() != nil {
 		// Stopping: the attempt leaves nothing behind and runs again later.
 		err := sc.com.do(context.Background(), func(tx *store.Tx) error {
@@ -128,38 +188,59 @@ func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
 		if err != nil {
 			sc.emit(Event{Kind: EvFault, Collection: c.ID, Practice: k.practice, Message: "re-queueing an interrupted attempt: " + err.Error()})
 		}
+		sc.finish(k, false)
 		return
 	}
-	if werr == nil {
-		werr = sc.commitResult(&cl, values, info, patients)
-		if werr == nil {
-			return
-		}
+	if werr != nil {
+		sc.fail(&cl, werr)
+		sc.finish(k, false)
+		return
 	}
-	sc.fail(&cl, werr)
+	patients := len(b.Patients)
+	done := sc.submitResult(&cl, values, info, patients)
+	sc.pending.Add(1)
+	go func() {
+		defer sc.pending.Done()
+		err := done()
+		if err != nil {
+			sc.fail(&cl, err)
+		}
+		sc.finish(k, err == nil)
+	}()
 }
 
-// extract loads the source and evaluates the rules; nothing is stored.
-func (sc *Scheduler) extract(ctx context.Context, cl *claimed) ([]domain.FieldValue, SourceInfo, int, error) {
+// loadSource loads the practice's source, checking the rules exist and
+// match the registered service first; nothing is stored.
+func (sc *Scheduler) loadSource(cl *claimed) (*clinical.Batch, SourceInfo, error) {
 	c, j := &cl.coll, &cl.job
 	if cl.linkErr != nil {
-		return nil, SourceInfo{}, 0, cl.linkErr
+		return nil, SourceInfo{}, cl.linkErr
 	}
 	rs, err := sc.cfg.Deps.RuleSet(c.Service)
 	if err != nil {
-		return nil, SourceInfo{}, 0, fmt.Errorf("rules for service %s: %w", c.Service, err)
+		return nil, SourceInfo{}, fmt.Errorf("rules for service %s: %w", c.Service, err)
 	}
 	if cl.rulesFor != "" && cl.rulesFor != rs.Hash {
-		return nil, SourceInfo{}, 0, fmt.Errorf("the rules for %s (%.12s) differ from those the registered service was defined with (%.12s): register the service again so its indicators match the rules", c.Service, rs.Hash, cl.rulesFor)
+		return nil, SourceInfo{}, fmt.Errorf("the rules for %s (%.12s) differ from those the registered service was defined with (%.12s): register the service again so its indicators match the rules", c.Service, rs.Hash, cl.rulesFor)
 	}
 	cl.rules = rs.Hash
 	b, info, err := sc.cfg.Deps.Load(cl.dir, j.Practice, sc.cfg.Strict)
 	if err != nil {
-		return nil, info, 0, fmt.Errorf("loading source %s: %w", cl.dir, err)
+		return nil, info, fmt.Errorf("loading source %s: %w", cl.dir, err)
+	}
+	return b, info, nil
+}
+
+// evaluate runs the rules over the batch, publishing progress.
+func (sc *Scheduler) evaluate(ctx context.Context, cl *claimed, b *clinical.Batch) ([]domain.FieldValue, error) {
+	c, j := &cl.coll, &cl.job
+	rs, err := sc.cfg.Deps.RuleSet(c.Service)
+	if err != nil {
+		return nil, err
 	}
 	key := jobKey{c.ID, j.Practice}
 	last := time.Time{}
-	values, err := evaluate(ctx, rs, b, c.AchDate, func() int { return cores(int(sc.busy.Load())) }, func(done, total int) {
+	return evaluate(ctx, rs, b, c.AchDate, func() int { return cores(int(sc.busy.Load())) }, func(done, total int) {
 		sc.mu.Lock()
 		sc.progress[key] = [2]int{done, total}
 		sc.mu.Unlock()
@@ -169,20 +250,18 @@ func (sc *Scheduler) extract(ctx context.Context, cl *claimed) ([]domain.FieldVa
 			sc.emit(Event{Kind: EvProgress, Collection: c.ID, Label: c.Label(), Practice: j.Practice, Run: j.Run, Attempt: j.Attempts, Done: done, Total: total})
 		}
 	})
-	if err != nil {
-		return nil, info, 0, err
-	}
-	return values, info, len(b.Patients), nil
 }
 
-// commitResult stores a practice's result, recalculates its declaration and
-// marks the job succeeded, in one transaction.
-func (sc *Scheduler) commitResult(cl *claimed, values []domain.FieldValue, info SourceInfo, patients int) error {
+// submitResult hands the committer one transaction that stores a practice's
+// result, recalculates its declaration and marks the job succeeded. The
+// returned function waits for the outcome, publishes it and returns the
+// error of a failed commit.
+func (sc *Scheduler) submitResult(cl *claimed, values []domain.FieldValue, info SourceInfo, patients int) func() error {
 	k := jobKey{cl.coll.ID, cl.job.Practice}
 	var stale, locked bool
 	var job domain.Job
 	note := info.note()
-	err := sc.com.do(context.Background(), func(tx *store.Tx) error {
+	done := sc.com.submit(context.Background(), func(tx *store.Tx) error {
 		stale, locked = false, false
 		j, err := tx.Job(k.coll, k.practice)
 		if err != nil {
@@ -236,9 +315,17 @@ func (sc *Scheduler) commitResult(cl *claimed, values []domain.FieldValue, info 
 		}
 		return tx.Audit("extract.job", fmt.Sprintf("job %d/%s", c.ID, k.practice), k.practice, "", after)
 	})
-	if err != nil {
-		return fmt.Errorf("storing the result: %w", err)
+	return func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("storing the result: %w", err)
+		}
+		sc.resultEvent(cl, stale, locked, &job, patients, note)
+		return nil
 	}
+}
+
+func (sc *Scheduler) resultEvent(cl *claimed, stale, locked bool, job *domain.Job, patients int, note string) {
+	k := jobKey{cl.coll.ID, cl.job.Practice}
 	c := &cl.coll
 	switch {
 	case stale:
@@ -250,7 +337,6 @@ func (sc *Scheduler) commitResult(cl *claimed, values []domain.FieldValue, info 
 		sc.emit(Event{Kind: EvJobState, Collection: c.ID, Label: c.Label(), Practice: k.practice, Run: job.Run, Attempt: job.Attempts,
 			State: string(job.State), Done: patients, Total: patients, Message: note})
 	}
-	return nil
 }
 
 // keptNote is the part of a job's note that stays with it through the run:
