@@ -57,14 +57,10 @@ func collRetryCmd() *cobra.Command {
 		Short: "Queue a failed practice's extraction again with fresh attempts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			if practice == "" {
 				return fmt.Errorf("--practice CODE is required")
 			}
-			return withSession(cmd, func(ss *session) error {
+			return withCollectionID(cmd, args, func(ss *session, id uint64) error {
 				j, err := scheduler.Retry(ss.store, ss.actor, id, practice, reason)
 				if err != nil {
 					return err
@@ -91,14 +87,10 @@ replaced; the check is kept as the practice's latest for the collection.
 Exits 3 when there are differences.` + inUseNote,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			if practice == "" {
 				return fmt.Errorf("--practice CODE is required")
 			}
-			return withSession(cmd, func(ss *session) error {
+			return withCollectionID(cmd, args, func(ss *session, id uint64) error {
 				cr, err := scheduler.RunCheck(cmd.Context(), ss.store, scheduler.DefaultDeps(ss.cfg.SourcesCache), strict, ss.actor, id, practice)
 				if err != nil {
 					return err
@@ -157,11 +149,7 @@ func collShowCmd() *cobra.Command {
 		Short: "Show a collection and every practice's job in its current run",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			return withSession(cmd, func(ss *session) error {
+			return withCollectionID(cmd, args, func(ss *session, id uint64) error {
 				cs, err := scheduler.ViewCollection(ss.store, ss.actor, id)
 				if err != nil {
 					return err

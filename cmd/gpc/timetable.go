@@ -167,6 +167,15 @@ func parseID(s string) (uint64, error) {
 	return id, nil
 }
 
+// withCollectionID reads the collection id argument, then opens a session.
+func withCollectionID(cmd *cobra.Command, args []string, fn func(ss *session, id uint64) error) error {
+	id, err := parseID(args[0])
+	if err != nil {
+		return err
+	}
+	return withSession(cmd, func(ss *session) error { return fn(ss, id) })
+}
+
 func ttAddCmd() *cobra.Command {
 	var service, ach, reason string
 	var df dateFlags
@@ -209,15 +218,11 @@ func ttRescheduleCmd() *cobra.Command {
 		Short: "Move a scheduled collection's window or deadlines",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			ch, err := df.change()
 			if err != nil {
 				return err
 			}
-			return withSession(cmd, func(ss *session) error {
+			return withCollectionID(cmd, args, func(ss *session, id uint64) error {
 				c, moves, err := ops.Reschedule(ss.store, ss.actor, id, ch, reason)
 				if err != nil {
 					return err
@@ -242,11 +247,7 @@ func collectionAction(use, short, done string, act func(ss *session, id uint64, 
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			return withSession(cmd, func(ss *session) error {
+			return withCollectionID(cmd, args, func(ss *session, id uint64) error {
 				c, err := act(ss, id, reason)
 				if err != nil {
 					return err

@@ -63,16 +63,7 @@ func ttAudit(t *testing.T, s *store.Store, action string) []domain.AuditEntry {
 
 func ttUser(t *testing.T, s *store.Store, admin *domain.User, name, bundle, org string, kind domain.OrgKind) *domain.User {
 	t.Helper()
-	b, err := domain.BundleByName(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &domain.User{Name: name, FullName: name}
-	for _, r := range b.Roles {
-		if err := u.AddGrant(domain.Grant{Org: org, OrgKind: kind, Role: r}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	u := bundleUser(t, name, bundle, org, kind)
 	if err := AddUser(s, admin, u); err != nil {
 		t.Fatal(err)
 	}

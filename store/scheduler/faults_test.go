@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,5 +281,67 @@ func TestJobsLeftRunningAreResumed(t *testing.T) {
 	})
 	if !resumed {
 		t.Fatal("the interruption is not on the record")
+	}
+}
+
+// A source that changes while it is read fails that attempt (the import
+// notices and refuses a mixture); the retry extracts the source as it now
+// is, and the result records that source's fingerprint.
+func TestSourceChangingDuringExtractionIsRetried(t *testing.T) {
+	f := newFixture(t, beforeYearEnd)
+	f.addService("QOF2526")
+	p := f.addPractice(0, 120, ach2526, true, "QOF2526")
+	src := filepath.Join(f.dir, "src", p)
+	deps := DefaultDeps(f.cache)
+	realLoad := deps.Load
+	changed := false
+	deps.Load = func(dir, practice string, strict bool) (*clinical.Batch, SourceInfo, error) {
+		if !changed {
+			// The clinical system writes more while gpc reads: what
+			// sources.Load reports when a file changes under it.
+			changed = true
+			f.writeSource(src, p, 150, 5, ach2526, true)
+			return nil, SourceInfo{}, errors.New("source " + dir + " changed while it was being imported: import again")
+		}
+		return realLoad(dir, practice, strict)
+	}
+	c := f.collection("QOF2526", ach2526)
+	_, ch := f.start(Config{Deps: deps})
+	if _, err := RunNow(f.s, f.admin, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	e := waitEvent(t, ch, func(e Event) bool { return e.Kind == EvJobState && e.State == "retry" })
+	if !strings.Contains(e.Message, "changed while it was being imported") {
+		t.Fatalf("retry: %s", e.Message)
+	}
+	f.advance(ch, waitIdle(t, ch, f.clock.Now()), f.clock.Now().Add(time.Hour))
+	r, _ := f.result(c.ID, p)
+	_, info, err := realLoad(src, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r == nil || r.SourceHash != info.Fingerprint || f.job(c.ID, p).Total != 150 || f.job(c.ID, p).Attempts != 2 {
+		t.Fatalf("result %+v, job %+v", r, f.job(c.ID, p))
+	}
+}
+
+func TestAdviceSaysWhatToDo(t *testing.T) {
+	c := &domain.Collection{ID: 7}
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("loading source /x: %w", os.ErrNotExist), "the source directory or its Patient.ndjson is missing"},
+		{fmt.Errorf("loading source /x: %w", os.ErrPermission), "fix the directory's permissions"},
+		{errors.New("source /x changed while it was being imported: import again"), "the source kept changing"},
+		{errors.New("storing the result: write: no space left on device"), "check the data disk has free space"},
+		{fmt.Errorf("%w to practice A81001: link it", errNoSource), "no source is linked to practice A81001: link it"},
+	}
+	for _, tc := range cases {
+		got := advice(c, "A81001", 3, tc.err)
+		if !strings.Contains(got, tc.want) || !strings.HasPrefix(got, "failed after 3 attempts: ") ||
+			!strings.HasSuffix(got, "then retry it: gpc collection retry 7 --practice A81001. Manual entry is open for A81001 meanwhile.") {
+			t.Errorf("%v: %s", tc.err, got)
+		}
 	}
 }

@@ -78,6 +78,16 @@ type claimed struct {
 // errNoSource is the fault of a practice with no linked source.
 var errNoSource = errors.New("no source is linked")
 
+// readJob reads a job and its collection.
+func readJob(tx *store.Tx, k jobKey) (*domain.Collection, *domain.Job, error) {
+	c, err := tx.Collection(k.coll)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := tx.Job(k.coll, k.practice)
+	return c, j, err
+}
+
 // claimable reports whether a job may start an attempt now.
 func claimable(c *domain.Collection, j *domain.Job, now time.Time) bool {
 	return j.State == domain.JobQueued && j.Run == c.Run && !c.Paused && !j.NextAttempt.After(now) &&
@@ -89,11 +99,7 @@ func (sc *Scheduler) prepare(k jobKey) (claimed, bool, error) {
 	var cl claimed
 	ok := false
 	err := sc.s.View(func(tx *store.Tx) error {
-		c, err := tx.Collection(k.coll)
-		if err != nil {
-			return err
-		}
-		j, err := tx.Job(k.coll, k.practice)
+		c, j, err := readJob(tx, k)
 		if err != nil {
 			return err
 		}
@@ -139,11 +145,7 @@ func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
 	var claimedColl domain.Collection
 	claim := sc.com.submit(ctx, func(tx *store.Tx) error {
 		skip = false
-		c, err := tx.Collection(k.coll)
-		if err != nil {
-			return err
-		}
-		j, err := tx.Job(k.coll, k.practice)
+		c, j, err := readJob(tx, k)
 		if err != nil {
 			return err
 		}
@@ -263,11 +265,7 @@ func (sc *Scheduler) submitResult(cl *claimed, values []domain.FieldValue, info 
 	note := info.note()
 	done := sc.com.submit(context.Background(), func(tx *store.Tx) error {
 		stale, locked = false, false
-		j, err := tx.Job(k.coll, k.practice)
-		if err != nil {
-			return err
-		}
-		c, err := tx.Collection(k.coll)
+		c, j, err := readJob(tx, k)
 		if err != nil {
 			return err
 		}
