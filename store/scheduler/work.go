@@ -88,7 +88,9 @@ func readJob(tx *store.Tx, k jobKey) (*domain.Collection, *domain.Job, error) {
 	return c, j, err
 }
 
-// claimable reports whether a job may start an attempt now.
+// claimable reports whether a job may start an attempt now. Callers pass
+// the scheduler's clock, the one the loop queued the job by, so the two
+// never disagree about whether a retry is due.
 func claimable(c *domain.Collection, j *domain.Job, now time.Time) bool {
 	return j.State == domain.JobQueued && j.Run == c.Run && !c.Paused && !j.NextAttempt.After(now) &&
 		(c.Status == domain.CollExtracting || c.Status == domain.CollExtracted)
@@ -103,7 +105,7 @@ func (sc *Scheduler) prepare(k jobKey) (claimed, bool, error) {
 		if err != nil {
 			return err
 		}
-		if !claimable(c, j, tx.Now()) {
+		if !claimable(c, j, sc.cfg.Clock.Now()) {
 			return nil // changed since it was queued; the loop will look again
 		}
 		cl = claimed{job: *j, coll: *c}
@@ -149,7 +151,7 @@ func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
 		if err != nil {
 			return err
 		}
-		if !claimable(c, j, tx.Now()) || j.Attempts != cl.job.Attempts-1 || c.Run != cl.coll.Run {
+		if !claimable(c, j, sc.cfg.Clock.Now()) || j.Attempts != cl.job.Attempts-1 || c.Run != cl.coll.Run {
 			skip = true
 			return nil
 		}
@@ -383,7 +385,7 @@ func (sc *Scheduler) fail(cl *claimed, werr error) {
 			j.NextAttempt = time.Time{}
 		default:
 			j.State, j.Error = domain.JobQueued, werr.Error()
-			j.NextAttempt = tx.Now().Add(sc.cfg.Backoff << (j.Attempts - 1))
+			j.NextAttempt = sc.cfg.Clock.Now().Add(sc.cfg.Backoff << (j.Attempts - 1))
 		}
 		if err := tx.PutJob(j); err != nil {
 			return err
