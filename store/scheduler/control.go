@@ -51,7 +51,7 @@ func startRun(tx *store.Tx, actor *domain.User, c *domain.Collection, ev domain.
 		if !ok {
 			continue
 		}
-		j := &domain.Job{Collection: c.ID, Practice: p.Practice, Run: c.Run, State: domain.JobQueued, QueuedAt: now, NextAttempt: now}
+		j := &domain.Job{Collection: c.ID, Practice: p.Practice, Run: c.Run, State: domain.JobQueued, QueuedAt: now}
 		if old, err := tx.Job(c.ID, p.Practice); err == nil {
 			j.Version = old.Version
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -174,7 +174,7 @@ func Retry(s *store.Store, actor *domain.User, id uint64, practice, reason strin
 		}
 		j.State, j.Attempts, j.Error = domain.JobQueued, 0, ""
 		j.Done, j.Total = 0, 0
-		j.NextAttempt, j.QueuedAt, j.FinishedAt = tx.Now(), tx.Now(), time.Time{}
+		j.NextAttempt, j.QueuedAt, j.FinishedAt = time.Time{}, tx.Now(), time.Time{}
 		j.Note = fmt.Sprintf("retry requested by %s (was: %s)", actor.Name, was)
 		if err := tx.PutJob(j); err != nil {
 			return err

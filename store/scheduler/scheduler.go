@@ -306,7 +306,7 @@ func requeueInterrupted(tx *store.Tx, k jobKey, why string) error {
 	j.State = domain.JobQueued
 	j.Attempts--
 	j.Done, j.Total = 0, 0
-	j.NextAttempt = tx.Now()
+	j.NextAttempt = time.Time{} // due at once
 	return tx.PutJob(j)
 }
 
