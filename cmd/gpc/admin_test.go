@@ -189,8 +189,9 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	t.Setenv("GPC_AS", "from-env")
 	t.Setenv("GPC_WORKERS", "5")
+	t.Setenv("GPC_STRICT", "true")
 	c = load()
-	if c.As != "from-env" || c.Workers != 5 || c.Listen != "127.0.0.1:1" {
+	if c.As != "from-env" || c.Workers != 5 || c.Listen != "127.0.0.1:1" || !c.Strict {
 		t.Fatalf("env over file: %+v", c)
 	}
 	c = load("--as", "from-flag", "--workers", "7")

@@ -34,6 +34,7 @@ type Config struct {
 	Retries      int           `toml:"retries"`
 	RetryBackoff time.Duration `toml:"retry_backoff"`
 	SourcesCache string        `toml:"sources_cache"`
+	Strict       bool          `toml:"strict"`
 	// Clock, when set, starts this process's clock at that instant (the
 	// demo's fixed "today"); empty is the wall clock.
 	Clock string `toml:"clock"`
@@ -77,6 +78,8 @@ func addConfigFlags(cmd *cobra.Command, keys ...string) {
 			cmd.Flags().Int(name, x, usage)
 		case time.Duration:
 			cmd.Flags().Duration(name, x, usage)
+		case bool:
+			cmd.Flags().Bool(name, x, usage)
 		}
 	}
 }
@@ -93,6 +96,7 @@ var configUsage = map[string]string{
 	"retries":         "extraction attempts per practice before it is marked failed",
 	"retry_backoff":   "wait before the first retry (doubles each attempt)",
 	"sources_cache":   "where imported sources are cached (default DATA/sources-cache)",
+	"strict":          "refuse a source with any unreadable NDJSON line (default: skip, count and note them)",
 	"clock":           "start the clock at this instant, e.g. 2026-04-15T09:00 (England); empty = the wall clock",
 }
 
@@ -177,6 +181,12 @@ func setField(f reflect.Value, raw string) error {
 			return err
 		}
 		f.SetInt(int64(d))
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
 	}
 	return nil
 }

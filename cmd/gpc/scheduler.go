@@ -81,7 +81,7 @@ func writeStatus(out io.Writer, st *scheduler.Status) {
 }
 
 func schedRunCmd() *cobra.Command {
-	var untilDone, strict, progress bool
+	var untilDone, progress bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the scheduler in the foreground, printing what it does, until interrupted",
@@ -113,7 +113,6 @@ retry (paused collections aside): run what is due, then stop.` + inUseNote,
 				return err
 			}
 			cfg := schedulerConfig(c)
-			cfg.Strict = strict
 			sched := scheduler.New(s, cfg)
 			events, unsubscribe := sched.Subscribe()
 			defer unsubscribe()
@@ -130,9 +129,8 @@ retry (paused collections aside): run what is due, then stop.` + inUseNote,
 		},
 	}
 	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once nothing is running or waiting for a retry")
-	cmd.Flags().BoolVar(&strict, "strict", false, "refuse sources with unreadable NDJSON lines instead of skipping and counting them")
 	cmd.Flags().BoolVar(&progress, "progress", false, "print progress events too")
-	addConfigFlags(cmd, "workers", "retries", "retry_backoff", "sources_cache")
+	addConfigFlags(cmd, "workers", "retries", "retry_backoff", "sources_cache", "strict", "clock")
 	return cmd
 }
 

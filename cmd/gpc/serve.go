@@ -59,7 +59,7 @@ and the data file is closed last.`,
 			})
 		},
 	}
-	addConfigFlags(cmd, "listen", "idle_timeout", "max_session", "max_auth_tries", "auth_per_minute", "workers", "retries", "retry_backoff", "sources_cache", "clock")
+	addConfigFlags(cmd, "listen", "idle_timeout", "max_session", "max_auth_tries", "auth_per_minute", "workers", "retries", "retry_backoff", "sources_cache", "clock", "strict")
 	return cmd
 }
 
@@ -155,7 +155,7 @@ func serve(ctx context.Context, c Config, log *slog.Logger, ready func(net.Addr,
 }
 
 func schedulerConfig(c Config) scheduler.Config {
-	return scheduler.Config{Workers: c.Workers, MaxAttempts: c.Retries, Backoff: c.RetryBackoff, CacheDir: c.SourcesCache, Clock: c.clock}
+	return scheduler.Config{Workers: c.Workers, MaxAttempts: c.Retries, Backoff: c.RetryBackoff, CacheDir: c.SourcesCache, Clock: c.clock, Strict: c.Strict}
 }
 
 func port(a net.Addr) string {

@@ -2,10 +2,10 @@ package commands
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
