@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,42 @@ func TestMigrationFromV1Fixture(t *testing.T) {
 	if n, err := s.VerifyLedger(); err != nil || n != 5 {
 		t.Fatalf("ledger after migration: %d entries, %v", n, err)
 	}
+}
+
+// A record the migration cannot read stops it with the record named, and the
+// file stays at the old schema: nothing is half-migrated.
+func TestMigrationStopsAtACorruptRecord(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := os.ReadFile(v1Fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, DBFile)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bolt.Tx) error {
+		p, _ := json.Marshal(userV1{Name: "zed", Roles: []string{"view@NOWHERE"}})
+		return tx.Bucket([]byte("users")).Put([]byte("zed"), envelope(envJSON, 1, p))
+	})
+	db.Close()
+	_, err = Open(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bucket users at key zed") || !strings.Contains(err.Error(), "unknown organisation NOWHERE") {
+		t.Fatalf("got %v", err)
+	}
+	db, err = bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_ = db.View(func(tx *bolt.Tx) error {
+		if v := readSchema(tx); v != 1 {
+			t.Errorf("schema after a failed migration = %d, want 1", v)
+		}
+		return nil
+	})
 }

@@ -134,96 +134,85 @@ type userV1 struct {
 	Disabled bool               `json:"disabled"`
 }
 
-type kv struct{ k, v []byte }
-
-// snapshot copies a bucket's pairs out, so the loop may rewrite them.
-func snapshot(b *bolt.Bucket) ([]kv, error) {
-	var rows []kv
-	err := b.ForEach(func(k, v []byte) error {
+// rewrite replaces every JSON record of a bucket with what convert makes of
+// its old payload, keeping each record's version. A record convert cannot
+// read is reported as corrupt, naming bucket and key.
+func rewrite(tx *bolt.Tx, bucket string, convert func(payload []byte) (any, error)) error {
+	b := tx.Bucket([]byte(bucket))
+	if b == nil {
+		return nil
+	}
+	type kv struct{ k, v []byte }
+	var rows []kv // copied out, so the loop may rewrite them
+	if err := b.ForEach(func(k, v []byte) error {
 		rows = append(rows, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
 		return nil
-	})
-	return rows, err
+	}); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		_, ver, payload, err := openEnvelope(r.v)
+		var rec any
+		if err == nil {
+			rec, err = convert(payload)
+		}
+		if err != nil {
+			return &CorruptError{Bucket: bucket, Key: string(r.k), Err: err}
+		}
+		if v, ok := rec.(Versioned); ok {
+			v.SetVersion(ver)
+		}
+		out, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(r.k, envelope(envJSON, ver, out)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func migrateV1(tx *bolt.Tx) error {
 	kinds := map[string]domain.OrgKind{}
-	if b := tx.Bucket([]byte(bOrgs)); b != nil {
-		rows, err := snapshot(b)
-		if err != nil {
-			return err
+	err := rewrite(tx, bOrgs, func(payload []byte) (any, error) {
+		var o1 orgV1
+		if err := json.Unmarshal(payload, &o1); err != nil {
+			return nil, err
 		}
-		for _, r := range rows {
-			_, ver, payload, err := openEnvelope(r.v)
+		o := &domain.Org{Code: o1.Code, Kind: domain.OrgKind(o1.Kind), Name: o1.Name, Parent: o1.Parent}
+		if o1.ListSizeFrom != "" {
+			from, err := domain.ParseDate(o1.ListSizeFrom)
 			if err != nil {
-				return &CorruptError{Bucket: bOrgs, Key: string(r.k), Err: err}
+				return nil, err
 			}
-			var o1 orgV1
-			if err := json.Unmarshal(payload, &o1); err != nil {
-				return &CorruptError{Bucket: bOrgs, Key: string(r.k), Err: err}
-			}
-			o := domain.Org{Code: o1.Code, Kind: domain.OrgKind(o1.Kind), Name: o1.Name, Parent: o1.Parent}
-			if o1.ListSizeFrom != "" {
-				from, err := domain.ParseDate(o1.ListSizeFrom)
-				if err != nil {
-					return &CorruptError{Bucket: bOrgs, Key: string(r.k), Err: err}
-				}
-				o.SetListSize(from, o1.ListSize)
-			}
-			kinds[o.Code] = o.Kind
-			if err := indexOrgParent(tx, &o); err != nil {
-				return err
-			}
-			o.Version = ver
-			payload2, err := json.Marshal(&o)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(r.k, envelope(envJSON, ver, payload2)); err != nil {
-				return err
-			}
+			o.SetListSize(from, o1.ListSize)
 		}
+		kinds[o.Code] = o.Kind
+		return o, indexOrgParent(tx, o)
+	})
+	if err != nil {
+		return err
 	}
-	if b := tx.Bucket([]byte(bUsers)); b != nil {
-		rows, err := snapshot(b)
-		if err != nil {
-			return err
+	return rewrite(tx, bUsers, func(payload []byte) (any, error) {
+		var u1 userV1
+		if err := json.Unmarshal(payload, &u1); err != nil {
+			return nil, err
 		}
-		for _, r := range rows {
-			_, ver, payload, err := openEnvelope(r.v)
-			if err != nil {
-				return &CorruptError{Bucket: bUsers, Key: string(r.k), Err: err}
+		u := &domain.User{Name: u1.Name, FullName: u1.FullName, Keys: u1.Keys, Disabled: u1.Disabled}
+		for _, s := range u1.Roles {
+			role, org, ok := strings.Cut(s, "@")
+			if !ok {
+				return nil, fmt.Errorf("grant %q is not role@ORG", s)
 			}
-			var u1 userV1
-			if err := json.Unmarshal(payload, &u1); err != nil {
-				return &CorruptError{Bucket: bUsers, Key: string(r.k), Err: err}
+			kind, known := kinds[org]
+			if !known {
+				return nil, fmt.Errorf("grant %q names unknown organisation %s", s, org)
 			}
-			u := domain.User{Name: u1.Name, FullName: u1.FullName, Keys: u1.Keys, Disabled: u1.Disabled}
-			for _, s := range u1.Roles {
-				role, org, ok := strings.Cut(s, "@")
-				if !ok {
-					return &CorruptError{Bucket: bUsers, Key: string(r.k), Err: fmt.Errorf("grant %q is not role@ORG", s)}
-				}
-				kind, known := kinds[org]
-				if !known {
-					return &CorruptError{Bucket: bUsers, Key: string(r.k), Err: fmt.Errorf("grant %q names unknown organisation %s", s, org)}
-				}
-				if err := u.AddGrant(domain.Grant{Org: org, OrgKind: kind, Role: domain.Role(role)}); err != nil {
-					return &CorruptError{Bucket: bUsers, Key: string(r.k), Err: err}
-				}
-			}
-			u.Version = ver
-			payload2, err := json.Marshal(&u)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(r.k, envelope(envJSON, ver, payload2)); err != nil {
-				return err
-			}
-			if err := indexUserKeys(tx, nil, &u); err != nil {
-				return err
+			if err := u.AddGrant(domain.Grant{Org: org, OrgKind: kind, Role: domain.Role(role)}); err != nil {
+				return nil, err
 			}
 		}
-	}
-	return nil
+		return u, indexUserKeys(tx, nil, u)
+	})
 }

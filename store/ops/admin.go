@@ -133,31 +133,19 @@ func AddUser(s *store.Store, actor *domain.User, u *domain.User) error {
 	})
 }
 
-// Grant gives a user a role (or a whole bundle of roles) for an organisation.
+// Grant gives a user roles (or a whole bundle of roles) for an organisation.
 func Grant(s *store.Store, actor *domain.User, name, org string, roles []domain.Role) error {
-	return s.Update(actor, func(tx *store.Tx) error {
-		o, err := tx.Org(org)
-		if err != nil {
-			return err
-		}
-		if err := domain.Authorize(actor, domain.ActManageUsers, domain.TargetOf(o)); err != nil {
-			return err
-		}
-		u, err := tx.User(name)
-		if err != nil {
-			return err
-		}
-		for _, r := range roles {
-			if err := u.AddGrant(domain.Grant{Org: o.Code, OrgKind: o.Kind, Role: r}); err != nil {
-				return fmt.Errorf("grant to %s: %w", name, err)
-			}
-		}
-		return tx.PutUser(u)
-	})
+	return changeGrants(s, actor, name, org, roles, (*domain.User).AddGrant)
 }
 
 // Revoke removes roles a user holds for an organisation.
 func Revoke(s *store.Store, actor *domain.User, name, org string, roles []domain.Role) error {
+	return changeGrants(s, actor, name, org, roles, (*domain.User).RemoveGrant)
+}
+
+// changeGrants applies change to each of the user's grants of roles for
+// org, as one audited action by someone who administers org's users.
+func changeGrants(s *store.Store, actor *domain.User, name, org string, roles []domain.Role, change func(*domain.User, domain.Grant) error) error {
 	return s.Update(actor, func(tx *store.Tx) error {
 		o, err := tx.Org(org)
 		if err != nil {
@@ -171,8 +159,8 @@ func Revoke(s *store.Store, actor *domain.User, name, org string, roles []domain
 			return err
 		}
 		for _, r := range roles {
-			if err := u.RemoveGrant(domain.Grant{Org: o.Code, OrgKind: o.Kind, Role: r}); err != nil {
-				return err
+			if err := change(u, domain.Grant{Org: o.Code, OrgKind: o.Kind, Role: r}); err != nil {
+				return fmt.Errorf("user %s: %w", name, err)
 			}
 		}
 		return tx.PutUser(u)
