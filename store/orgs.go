@@ -83,6 +83,11 @@ func (tx *Tx) PutOrg(o *domain.Org) error {
 	if err := indexOrgParent(tx.tx, o); err != nil {
 		return err
 	}
+	practice := ""
+	if o.Kind == domain.OrgPractice {
+		practice = o.Code
+	}
+	tx.Notify(Change{Kind: "org", Practice: practice})
 	return tx.Audit("org.put", "organisation "+o.Code, o.Code, before, orgSummary(o))
 }
 
@@ -181,6 +186,7 @@ func (tx *Tx) PutUser(u *domain.User) error {
 	if err := putJSON(tx.tx, bUsers, []byte(u.Name), u); err != nil {
 		return err
 	}
+	tx.Notify(Change{Kind: "user"})
 	orgs := u.Orgs()
 	org := ""
 	if len(orgs) > 0 {

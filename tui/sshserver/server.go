@@ -83,6 +83,8 @@ type Server struct {
 	detach  func()
 	ownsHub bool
 	log     *slog.Logger
+	// unwatchUsers stops the re-check of sessions when a user record changes.
+	unwatchUsers func()
 
 	mu       sync.Mutex
 	live     map[*live]struct{}
@@ -129,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		srv.detach = srv.hub.Attach(cfg.Store)
 		srv.ownsHub = true
 	}
+	srv.unwatchUsers = cfg.Store.Subscribe(srv.usersChanged)
 	opts := []ssh.Option{
 		wish.WithAddress(cfg.Addr),
 		wish.WithVersion("gpc"),
@@ -238,6 +241,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	// Whatever is left (connections without sessions, stuck clients).
 	_ = srv.ssh.Close()
 	<-stopped
+	srv.unwatchUsers()
 	if srv.ownsHub {
 		srv.detach()
 		srv.hub.Close()
@@ -385,7 +389,8 @@ func (srv *Server) handle(s ssh.Session) {
 	}
 	ctx, cancel := context.WithCancel(s.Context())
 	defer cancel()
-	l := &live{srv: srv, s: s, ctx: ctx, cancel: cancel, fp: keys.FingerprintFrom(s.Context()), started: time.Now()}
+	l := &live{srv: srv, s: s, ctx: ctx, cancel: cancel, fp: keys.FingerprintFrom(s.Context()), started: time.Now(),
+		recheckNow: make(chan struct{}, 1)}
 	l.user.Store(u)
 	l.touch()
 	_, _, isPty := s.Pty()
@@ -431,6 +436,10 @@ type live struct {
 	user    atomic.Pointer[domain.User]
 	// lastInput is when the client last sent input (unix nanoseconds).
 	lastInput atomic.Int64
+
+	// recheckNow asks the watcher to re-read the user at once (a user
+	// record changed: grants, keys, disabled).
+	recheckNow chan struct{}
 
 	mu      sync.Mutex
 	program *tea.Program
@@ -535,8 +544,31 @@ func (l *live) watch() {
 		case <-l.ctx.Done():
 			t.Stop()
 			return
+		case <-l.recheckNow:
+			t.Stop()
+			l.recheck()
 		case <-t.C:
 		}
+	}
+}
+
+// usersChanged runs after a commit: when a user record changed, every
+// session re-reads its user at once, so a revoked grant, a removed key or a
+// disabled account takes effect now rather than at the next periodic check.
+func (srv *Server) usersChanged(chs []store.Change) {
+	for _, c := range chs {
+		if c.Kind != "user" {
+			continue
+		}
+		srv.mu.Lock()
+		for l := range srv.live {
+			select {
+			case l.recheckNow <- struct{}{}:
+			default:
+			}
+		}
+		srv.mu.Unlock()
+		return
 	}
 }
 
