@@ -169,47 +169,45 @@ func changeGrants(s *store.Store, actor *domain.User, name, org string, roles []
 
 // AddKey adds an SSH public key to a user.
 func AddKey(s *store.Store, actor *domain.User, name string, k domain.PublicKey) error {
-	return s.Update(actor, func(tx *store.Tx) error {
-		u, err := tx.User(name)
-		if err != nil {
-			return err
-		}
-		if err := mayManageUser(tx, actor, u); err != nil {
-			return err
-		}
+	return changeUser(s, actor, name, func(u *domain.User) error {
 		for _, have := range u.Keys {
 			if have.Fingerprint == k.Fingerprint {
 				return fmt.Errorf("user %s already has key %s", name, k.Fingerprint)
 			}
 		}
 		u.Keys = append(u.Keys, k)
-		return tx.PutUser(u)
+		return nil
 	})
 }
 
 // RemoveKey removes a key by fingerprint.
 func RemoveKey(s *store.Store, actor *domain.User, name, fingerprint string) error {
-	return s.Update(actor, func(tx *store.Tx) error {
-		u, err := tx.User(name)
-		if err != nil {
-			return err
-		}
-		if err := mayManageUser(tx, actor, u); err != nil {
-			return err
-		}
+	return changeUser(s, actor, name, func(u *domain.User) error {
 		for i, have := range u.Keys {
 			if have.Fingerprint == fingerprint {
 				u.Keys = append(u.Keys[:i], u.Keys[i+1:]...)
-				return tx.PutUser(u)
+				return nil
 			}
 		}
 		return fmt.Errorf("user %s has no key %s", name, fingerprint)
 	})
 }
 
-// SetDisabled disables or re-enables a user (their sessions end at the next
-// policy check).
+// SetDisabled disables or re-enables a user (their sessions end at once:
+// the server re-reads users when one changes).
 func SetDisabled(s *store.Store, actor *domain.User, name string, disabled bool) error {
+	return changeUser(s, actor, name, func(u *domain.User) error {
+		if u.Name == actor.Name && disabled {
+			return errors.New("you cannot disable your own account")
+		}
+		u.Disabled = disabled
+		return nil
+	})
+}
+
+// changeUser lets change edit a user the actor administers and stores it,
+// as one audited action.
+func changeUser(s *store.Store, actor *domain.User, name string, change func(*domain.User) error) error {
 	return s.Update(actor, func(tx *store.Tx) error {
 		u, err := tx.User(name)
 		if err != nil {
@@ -218,10 +216,9 @@ func SetDisabled(s *store.Store, actor *domain.User, name string, disabled bool)
 		if err := mayManageUser(tx, actor, u); err != nil {
 			return err
 		}
-		if u.Name == actor.Name && disabled {
-			return errors.New("you cannot disable your own account")
+		if err := change(u); err != nil {
+			return err
 		}
-		u.Disabled = disabled
 		return tx.PutUser(u)
 	})
 }
