@@ -5,43 +5,46 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
-	"runtime"
 	"sync"
+	"unsafe"
 
 	"gpcollections/domain"
 )
 
 // The compact binary form of a Batch, the cache an imported source is kept
-// in. Layout (little-endian):
+// in. Layout (little-endian; every section starts at a multiple of 8 bytes):
 //
 //	header  "GPCBATCH" | version u32 | CRC-32C of payload u32 | payload length u64
-//	payload sections, each: tag [4]byte | length u64 | body
+//	payload sections, each: tag [4]byte | 0 u32 | body length u64 | body | zero padding to 8 bytes
 //	  META  practice (string), then counts u32: codes, units, patients, events, registrations
 //	  CODE  codes u64[]
 //	  UNIT  units (string column)
 //	  PATS  ids, NHS numbers (string columns), birth i32[], death i32[], sex u8[],
 //	        events per patient u32[], registrations per patient u32[]
-//	  EVTS  date i32[], code index u32[], V1 f32[], V2 f32[], kind u8[], nval u8[], unit u16[]
+//	  EVTS  rows of 20 bytes, EventRow's own layout: date i32, code index u32,
+//	        V1 f32, V2 f32, kind u8, nval u8, unit u16
 //	  REGS  practice, type (string columns), start i32[], end i32[]
 //
 // A string column is n uvarint lengths then the bytes; it decodes into one
-// string, sliced, so a batch decodes with a handful of allocations.
-// Columns rather than rows keep each decode loop simple and fast.
+// string, sliced, so a batch decodes with a handful of allocations. The
+// events, nearly all of a batch, are rows rather than columns: on a
+// little-endian host the EVTS body, 8-byte aligned in the file, already is
+// a []EventRow, so a decoder given memory that stays put (a mapped cache
+// file) uses it in place instead of copying it.
 
 const (
 	batchMagic   = "GPCBATCH"
-	batchVersion = 1
+	batchVersion = 2
 	headerLen    = len(batchMagic) + 4 + 4 + 8
+	sectionHead  = 4 + 4 + 8
+	rowLen       = 20 // bytes per EVTS row
 )
 
 // ErrBadBatch is wrapped by every decoding error: a corrupted, truncated or
 // foreign file.
 var ErrBadBatch = errors.New("not a valid compact batch")
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func badBatch(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadBatch, fmt.Sprintf(format, a...))
@@ -94,27 +97,8 @@ func (b *Batch) MarshalBinary() ([]byte, error) {
 	e.end()
 
 	e.section("EVTS")
-	ev := b.Events
-	for i := range ev {
-		e.u32(uint32(ev[i].Date))
-	}
-	for i := range ev {
-		e.u32(ev[i].Code)
-	}
-	for i := range ev {
-		e.u32(math.Float32bits(ev[i].V1))
-	}
-	for i := range ev {
-		e.u32(math.Float32bits(ev[i].V2))
-	}
-	for i := range ev {
-		e.buf = append(e.buf, byte(ev[i].Kind))
-	}
-	for i := range ev {
-		e.buf = append(e.buf, ev[i].NVal)
-	}
-	for i := range ev {
-		e.buf = binary.LittleEndian.AppendUint16(e.buf, ev[i].Unit)
+	for i := range b.Events {
+		e.buf = appendRow(e.buf, &b.Events[i])
 	}
 	e.end()
 
@@ -134,13 +118,40 @@ func (b *Batch) MarshalBinary() ([]byte, error) {
 	payload := out[headerLen:]
 	copy(out, batchMagic)
 	binary.LittleEndian.PutUint32(out[8:], batchVersion)
-	binary.LittleEndian.PutUint32(out[12:], crc32.Checksum(payload, castagnoli))
+	binary.LittleEndian.PutUint32(out[12:], checksum(payload))
 	binary.LittleEndian.PutUint64(out[16:], uint64(len(payload)))
 	return out, nil
 }
 
+// appendRow appends an event in the EVTS row format.
+func appendRow(buf []byte, e *EventRow) []byte {
+	le := binary.LittleEndian
+	buf = le.AppendUint32(buf, uint32(e.Date))
+	buf = le.AppendUint32(buf, e.Code)
+	buf = le.AppendUint32(buf, math.Float32bits(e.V1))
+	buf = le.AppendUint32(buf, math.Float32bits(e.V2))
+	buf = append(buf, byte(e.Kind), e.NVal)
+	return le.AppendUint16(buf, e.Unit)
+}
+
+// readRow is appendRow's inverse, for hosts where the rows cannot be used
+// in place.
+func readRow(src []byte) EventRow {
+	le := binary.LittleEndian
+	src = src[:rowLen]
+	return EventRow{
+		Date: domain.Date(le.Uint32(src[0:])),
+		Code: le.Uint32(src[4:]),
+		V1:   math.Float32frombits(le.Uint32(src[8:])),
+		V2:   math.Float32frombits(le.Uint32(src[12:])),
+		Kind: Kind(src[16]),
+		NVal: src[17],
+		Unit: le.Uint16(src[18:]),
+	}
+}
+
 func (b *Batch) sizeHint() int {
-	n := 256 + 8*len(b.Codes) + 30*len(b.Patients) + 19*len(b.Events) + 20*len(b.Regs)
+	n := 256 + 8*len(b.Codes) + 30*len(b.Patients) + rowLen*len(b.Events) + 20*len(b.Regs)
 	for _, p := range b.Patients {
 		n += len(p.ID) + len(p.NHSNumber)
 	}
@@ -168,30 +179,7 @@ func (b *Batch) checkShape() error {
 			return fmt.Errorf("batch patient %d (%s): sex %d", i, p.ID, p.Sex)
 		}
 	}
-	for i, e := range b.Events {
-		if !validRow(e, len(b.Codes), len(b.Units)) {
-			return fmt.Errorf("batch event %d: code, unit, kind or value count out of range", i)
-		}
-	}
-	return b.checkOrder()
-}
-
-// validRow is the per-event check both directions apply.
-func validRow(e EventRow, nCodes, nUnits int) bool {
-	return int(e.Code) < nCodes && int(e.Unit) <= nUnits && e.Kind >= KindCondition && e.Kind <= KindImmunisation && e.NVal <= 2
-}
-
-// checkOrder: the evaluator relies on each patient's events being in date order.
-func (b *Batch) checkOrder() error {
-	for i := range b.Patients {
-		ev := b.PatientEvents(i)
-		for j := 1; j < len(ev); j++ {
-			if ev[j].Date < ev[j-1].Date {
-				return fmt.Errorf("batch patient %d (%s): events not in date order", i, b.Patients[i].ID)
-			}
-		}
-	}
-	return nil
+	return b.eventProblem()
 }
 
 type encoder struct {
@@ -201,13 +189,20 @@ type encoder struct {
 
 func (e *encoder) section(tag string) {
 	e.buf = append(e.buf, tag...)
+	e.buf = append(e.buf, 0, 0, 0, 0)
 	e.start = len(e.buf)
 	e.buf = append(e.buf, make([]byte, 8)...)
 }
 
+// end closes the section and pads to the next multiple of 8 bytes, so that
+// every section's body is aligned.
 func (e *encoder) end() {
 	binary.LittleEndian.PutUint64(e.buf[e.start:], uint64(len(e.buf)-e.start-8))
+	e.buf = append(e.buf, make([]byte, pad8(len(e.buf)))...)
 }
+
+// pad8 is how many bytes take n to a multiple of 8.
+func pad8[T int | uint64](n T) T { return -n & 7 }
 
 func (e *encoder) u32(v uint32) { e.buf = binary.LittleEndian.AppendUint32(e.buf, v) }
 func (e *encoder) u64(v uint64) { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
@@ -259,7 +254,8 @@ func ReadBatch(r io.Reader) (*Batch, error) {
 	if uint64(got) != n {
 		return nil, badBatch("truncated: payload is %d bytes, header says %d", got, n)
 	}
-	return UnmarshalBatch(buf.Bytes())
+	// The buffer is this function's own: the batch may keep its rows.
+	return UnmarshalBatchShared(buf.Bytes(), nil)
 }
 
 func checkHeader(h []byte) (uint64, error) {
@@ -277,8 +273,68 @@ func checkHeader(h []byte) (uint64, error) {
 }
 
 // UnmarshalBatch decodes MarshalBinary's output, checking the checksum and
-// every length and index against what is actually there.
+// every length, index and order against what is actually there. The batch
+// owns its memory: data may be reused afterwards.
 func UnmarshalBatch(data []byte) (*Batch, error) {
+	return decodeBatch(data, false, nil)
+}
+
+// UnmarshalBatchShared is UnmarshalBatch for data that stays unchanged and
+// alive while the batch is used (a mapped cache file): where the host's
+// layout allows, the batch's events are data's own bytes, not a copy, so
+// decoding costs little more than checking. release, if not nil, is what
+// the batch's Release calls once its user is done with it; on an error the
+// batch does not exist and data is the caller's to dispose of.
+func UnmarshalBatchShared(data []byte, release func()) (*Batch, error) {
+	return decodeBatch(data, true, release)
+}
+
+// Release ends the batch's use of memory it borrows (see
+// UnmarshalBatchShared): the batch drops its events, patients and
+// registrations (the next batch decoded may reuse them) and the release
+// function runs, once. Neither the batch, nor a copy of it, nor any slice
+// taken from it may be used afterwards; strings taken from it stay valid.
+// A batch that owns its memory is left as it is.
+func (b *Batch) Release() {
+	if f := b.release; f != nil {
+		b.release = nil
+		patientRows.put(b.Patients)
+		regRows.put(b.Regs)
+		b.Events, b.Patients, b.Regs = nil, nil, nil
+		f()
+	}
+}
+
+// A released batch's patient and registration rows are decoded into again:
+// a collection loads one practice after another, and reusing their rows
+// (about 1 MB a practice) spares the garbage collector a cycle every few
+// practices.
+var (
+	patientRows rowPool[PatientRow]
+	regRows     rowPool[Registration]
+)
+
+type rowPool[T any] struct{ p sync.Pool }
+
+// get returns n rows, reused if it can: reused rows hold old values, and
+// the decoder sets every field (TestDecoderSetsEveryField checks it knows
+// them all).
+func (p *rowPool[T]) get(n int, reuse bool) []T {
+	if reuse {
+		if s, ok := p.p.Get().(*[]T); ok && cap(*s) >= n {
+			return (*s)[:n]
+		}
+	}
+	return make([]T, n)
+}
+
+func (p *rowPool[T]) put(rows []T) {
+	if cap(rows) > 0 {
+		p.p.Put(&rows)
+	}
+}
+
+func decodeBatch(data []byte, shared bool, release func()) (*Batch, error) {
 	if len(data) < headerLen {
 		return nil, badBatch("truncated header (%d bytes)", len(data))
 	}
@@ -290,11 +346,61 @@ func UnmarshalBatch(data []byte) (*Batch, error) {
 	if uint64(len(payload)) != n {
 		return nil, badBatch("payload is %d bytes, header says %d (truncated or extended)", len(payload), n)
 	}
-	if sum := crc32.Checksum(payload, castagnoli); sum != binary.LittleEndian.Uint32(data[12:]) {
+	want := binary.LittleEndian.Uint32(data[12:])
+	b, rows, err := decodeSections(payload, shared && release != nil)
+	if err != nil {
+		// A damaged file says so, rather than naming whichever part of
+		// it first looked wrong.
+		if checksum(payload) != want {
+			return nil, badBatch("checksum mismatch: the file is corrupted")
+		}
+		return nil, err
+	}
+	// The events are checked, and the checksum computed, together: one
+	// pass over memory that is mostly not in any cache yet.
+	ev := rows.body
+	inPlace := shared && len(ev) > 0 && nativeRows &&
+		uintptr(unsafe.Pointer(unsafe.SliceData(ev)))%unsafe.Alignof(EventRow{}) == 0
+	if inPlace {
+		b.Events = unsafe.Slice((*EventRow)(unsafe.Pointer(unsafe.SliceData(ev))), rows.n)
+	} else if rows.n > 0 {
+		b.Events = make([]EventRow, rows.n)
+	}
+	sum, valid := checksum(payload[:rows.off]), true
+	if rows.n > 0 {
+		var evSum uint32
+		evSum, valid = b.checkEvents(ev, !inPlace)
+		sum = crc32Combine(sum, evSum, uint64(len(ev)))
+	}
+	rest := payload[rows.off+len(ev):]
+	sum = crc32Combine(sum, checksum(rest), uint64(len(rest)))
+	if sum != want {
 		return nil, badBatch("checksum mismatch: the file is corrupted")
 	}
+	if !valid {
+		problem := b.eventProblem()
+		if problem == nil { // the fast check and the slow one disagree
+			problem = errors.New("events fail the check")
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadBatch, problem)
+	}
+	b.release = release
+	return b, nil
+}
+
+// evtsBody is where the EVTS rows are in the payload.
+type evtsBody struct {
+	off  int // offset of the first row in the payload
+	n    int // rows
+	body []byte
+}
+
+// decodeSections decodes everything but the event rows, which it only
+// locates; with reuse, into rows released batches gave back.
+func decodeSections(payload []byte, reuse bool) (*Batch, evtsBody, error) {
 	d := &decoder{rest: payload}
 	b := &Batch{}
+	var ev evtsBody
 
 	d.section("META")
 	b.Practice = d.str()
@@ -319,64 +425,63 @@ func UnmarshalBatch(data []byte) (*Batch, error) {
 	d.done()
 
 	d.section("PATS")
-	ids, nhs := d.strs(nPats), d.strs(nPats)
+	ids, nhs := d.column(nPats), d.column(nPats)
 	if body := d.fixed(nPats, 4+4+1+4+4); body != nil {
-		b.Patients = make([]PatientRow, nPats)
+		b.Patients = patientRows.get(nPats, reuse)
 		var ev, rg uint64
 		for i := range b.Patients {
 			p := &b.Patients[i]
-			p.ID, p.NHSNumber = ids[i], nhs[i]
+			p.ID, p.NHSNumber = ids.next(), nhs.next()
 			p.Birth = domain.Date(binary.LittleEndian.Uint32(body[4*i:]))
 			p.Death = domain.Date(binary.LittleEndian.Uint32(body[4*(nPats+i):]))
 			p.Sex = Sex(body[8*nPats+i])
 			if p.Sex > SexOther {
-				return nil, badBatch("patient %d: sex %d", i, p.Sex)
+				return nil, ev0, badBatch("patient %d: sex %d", i, p.Sex)
 			}
 			p.EvStart, p.RegStart = uint32(ev), uint32(rg)
 			ev += uint64(binary.LittleEndian.Uint32(body[9*nPats+4*i:]))
 			rg += uint64(binary.LittleEndian.Uint32(body[13*nPats+4*i:]))
 			if ev > uint64(nEvents) || rg > uint64(nRegs) {
-				return nil, badBatch("patient %d: events or registrations beyond the batch", i)
+				return nil, ev0, badBatch("patient %d: events or registrations beyond the batch", i)
 			}
 			p.EvEnd, p.RegEnd = uint32(ev), uint32(rg)
 		}
 		if ev != uint64(nEvents) || rg != uint64(nRegs) {
-			return nil, badBatch("events or registrations outside any patient")
+			return nil, ev0, badBatch("events or registrations outside any patient")
 		}
+	} else if d.err == nil && (nEvents != 0 || nRegs != 0) {
+		return nil, ev0, badBatch("events or registrations without patients")
 	}
 	d.done()
 
+	ev.off = len(payload) - len(d.rest) + sectionHead
 	d.section("EVTS")
-	if body := d.fixed(nEvents, 4+4+4+4+1+1+2); body != nil {
-		b.Events = make([]EventRow, nEvents)
-		if err := decodeEventsParallel(b.Events, body, nCodes, nUnits); err != nil {
-			return nil, err
-		}
-	}
+	ev.body = d.fixed(nEvents, rowLen)
+	ev.n = len(ev.body) / rowLen
 	d.done()
 
 	d.section("REGS")
-	pr, ty := d.strs(nRegs), d.strs(nRegs)
+	pr, ty := d.column(nRegs), d.column(nRegs)
 	if body := d.fixed(nRegs, 8); body != nil {
-		b.Regs = make([]Registration, nRegs)
+		b.Regs = regRows.get(nRegs, reuse)
 		for i := range b.Regs {
-			b.Regs[i] = Registration{Practice: pr[i], Type: ty[i],
-				Start: domain.Date(binary.LittleEndian.Uint32(body[4*i:])),
-				End:   domain.Date(binary.LittleEndian.Uint32(body[4*(nRegs+i):]))}
+			r := &b.Regs[i]
+			r.Practice, r.Type = pr.next(), ty.next()
+			r.Start = domain.Date(binary.LittleEndian.Uint32(body[4*i:]))
+			r.End = domain.Date(binary.LittleEndian.Uint32(body[4*(nRegs+i):]))
 		}
 	}
 	d.done()
 	if d.err != nil {
-		return nil, d.err
+		return nil, ev0, d.err
 	}
 	if len(d.rest) != 0 {
-		return nil, badBatch("%d bytes after the last section", len(d.rest))
+		return nil, ev0, badBatch("%d bytes after the last section", len(d.rest))
 	}
-	if err := b.checkOrder(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadBatch, err)
-	}
-	return b, nil
+	return b, ev, nil
 }
+
+var ev0 evtsBody
 
 // decoder reads sections; errors are sticky and every read is bounds-checked
 // against the bytes that remain, so no length can cause a panic or a large
@@ -386,8 +491,6 @@ type decoder struct {
 	sec  []byte // the current section's unread body
 	tag  string
 	err  error
-	// scratch is for checking varint lengths without allocating.
-	scratch [binary.MaxVarintLen64]byte
 }
 
 func (d *decoder) fail(format string, a ...any) {
@@ -401,16 +504,29 @@ func (d *decoder) section(tag string) {
 	if d.err != nil {
 		return
 	}
-	if len(d.rest) < 12 || string(d.rest[:4]) != tag {
+	if len(d.rest) < sectionHead || string(d.rest[:4]) != tag {
 		d.fail("missing")
 		return
 	}
-	n := binary.LittleEndian.Uint64(d.rest[4:])
-	if n > uint64(len(d.rest)-12) {
+	if binary.LittleEndian.Uint32(d.rest[4:]) != 0 {
+		d.fail("reserved bytes not zero")
+		return
+	}
+	n := binary.LittleEndian.Uint64(d.rest[8:])
+	avail := uint64(len(d.rest) - sectionHead)
+	if n > avail || pad8(n) > avail-n {
 		d.fail("length %d beyond the end of the payload", n)
 		return
 	}
-	d.sec, d.rest = d.rest[12:12+n], d.rest[12+n:]
+	end := sectionHead + int(n)
+	padding := d.rest[end : end+int(pad8(n))]
+	for _, c := range padding {
+		if c != 0 {
+			d.fail("padding not zero")
+			return
+		}
+	}
+	d.sec, d.rest = d.rest[sectionHead:end], d.rest[end+len(padding):]
 }
 
 // done checks that the section was read exactly.
@@ -444,10 +560,15 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if len(d.sec) > 0 && d.sec[0] < 0x80 { // most lengths are one byte
+		v := uint64(d.sec[0])
+		d.sec = d.sec[1:]
+		return v
+	}
 	v, n := binary.Uvarint(d.sec)
 	// Only the shortest form is accepted, so that a batch has exactly one
-	// encoding.
-	if n <= 0 || n != len(binary.AppendUvarint(d.scratch[:0], v)) {
+	// encoding: its last byte is not zero.
+	if n <= 0 || d.sec[n-1] == 0 {
 		d.fail("bad length")
 		return 0
 	}
@@ -457,8 +578,8 @@ func (d *decoder) uvarint() uint64 {
 
 func (d *decoder) str() string { return string(d.take(d.uvarint())) }
 
-// fixed takes the body of count rows of size bytes each (as columns); nil
-// when count is 0 or on error.
+// fixed takes the body of count rows of size bytes each; nil when count is
+// 0 or on error.
 func (d *decoder) fixed(count, size int) []byte {
 	if d.err != nil || count == 0 {
 		return nil
@@ -470,76 +591,80 @@ func (d *decoder) fixed(count, size int) []byte {
 	return d.take(uint64(count * size))
 }
 
-// strs reads a string column of n strings into one backing string.
-func (d *decoder) strs(n int) []string {
+// column is a string column being read: its lengths, already checked, and
+// its bytes as one string that each value is a slice of.
+type column struct {
+	lens []byte
+	blob string
+}
+
+// column takes a string column of n strings, checking every length.
+func (d *decoder) column(n int) column {
 	if d.err != nil || n == 0 {
-		return nil
+		return column{}
 	}
 	if uint64(n) > uint64(len(d.sec)) { // each length takes at least a byte
 		d.fail("%d strings do not fit in %d bytes", n, len(d.sec))
+		return column{}
+	}
+	start := d.sec
+	var total uint64
+	if lens, short := shortLengths(d.sec[:n]); short {
+		// Every length is one byte: n bytes, summed.
+		total, d.sec = lens, d.sec[n:]
+	} else {
+		for range n {
+			l := d.uvarint()
+			total += l
+			if l > uint64(len(d.sec)) || total > uint64(len(d.sec)) {
+				d.fail("strings longer than the section")
+				break
+			}
+		}
+	}
+	if d.err == nil && total > uint64(len(d.sec)) {
+		d.fail("strings longer than the section")
+	}
+	if d.err != nil {
+		return column{}
+	}
+	lens := start[:len(start)-len(d.sec)]
+	return column{lens: lens, blob: string(d.take(total))}
+}
+
+// shortLengths sums p's bytes and reports whether each is a whole length
+// (below 0x80).
+func shortLengths(p []byte) (sum uint64, short bool) {
+	var or byte
+	for _, c := range p {
+		sum += uint64(c)
+		or |= c
+	}
+	return sum, or < 0x80
+}
+
+// next returns the column's next string: a slice of the column's bytes, so
+// a column costs one allocation however many strings it holds.
+func (c *column) next() string {
+	l, k := uint64(c.lens[0]), 1
+	if l >= 0x80 {
+		l, k = binary.Uvarint(c.lens)
+	}
+	c.lens = c.lens[k:]
+	s := c.blob[:l]
+	c.blob = c.blob[l:]
+	return s
+}
+
+// strs reads a string column of n strings.
+func (d *decoder) strs(n int) []string {
+	c := d.column(n)
+	if d.err != nil || n == 0 {
 		return nil
 	}
-	lens := make([]uint32, n)
-	var total uint64
-	for i := range lens {
-		l := d.uvarint()
-		total += l
-		if l > uint64(len(d.sec)) || total > uint64(len(d.sec)) {
-			d.fail("strings longer than the section")
-			return nil
-		}
-		lens[i] = uint32(l)
-	}
-	blob := string(d.take(total))
 	out := make([]string, n)
-	off := uint32(0)
-	for i, l := range lens {
-		out[i] = blob[off : off+l]
-		off += l
+	for i := range out {
+		out[i] = c.next()
 	}
 	return out
-}
-
-// decodeEvents fills rows from the EVTS columns. The columns are sliced to
-// exact lengths first so that the loop needs no bounds checks of its own.
-// decodeEventsParallel splits a large batch's events across the cores:
-// decoding is bound by touching fresh memory, which parallelises.
-func decodeEventsParallel(rows []EventRow, body []byte, nCodes, nUnits int) error {
-	const minPart = 64 << 10
-	parts := min(runtime.GOMAXPROCS(0), len(rows)/minPart+1)
-	if parts <= 1 {
-		return decodeEvents(rows, body, 0, len(rows), nCodes, nUnits)
-	}
-	errs := make([]error, parts)
-	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := len(rows)*p/parts, len(rows)*(p+1)/parts
-		wg.Go(func() { errs[p] = decodeEvents(rows, body, lo, hi, nCodes, nUnits) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func decodeEvents(rows []EventRow, body []byte, lo, hi, nCodes, nUnits int) error {
-	n := len(rows)
-	dates, codes := body[:4*n], body[4*n:8*n]
-	v1s, v2s := body[8*n:12*n], body[12*n:16*n]
-	kinds, nvals, units := body[16*n:17*n], body[17*n:18*n], body[18*n:20*n]
-	le := binary.LittleEndian
-	for i := lo; i < hi; i++ {
-		e := EventRow{
-			Date: domain.Date(le.Uint32(dates[4*i:])),
-			Code: le.Uint32(codes[4*i:]),
-			V1:   math.Float32frombits(le.Uint32(v1s[4*i:])),
-			V2:   math.Float32frombits(le.Uint32(v2s[4*i:])),
-			Kind: Kind(kinds[i]),
-			NVal: nvals[i],
-			Unit: le.Uint16(units[2*i:]),
-		}
-		if !validRow(e, nCodes, nUnits) {
-			return badBatch("event %d: code, unit, kind or value count out of range", i)
-		}
-		rows[i] = e
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -60,7 +61,11 @@ func TestBatchEncodingRoundTrips(t *testing.T) {
 	for name, b := range map[string]*Batch{
 		"empty":       NewBuilder("").Build(),
 		"one patient": randomBatch(t, 1, 5, 1),
-		"practice":    randomBatch(t, 500, 30, 2),
+		"long strings": {Practice: strings.Repeat("P", 200), Units: []string{strings.Repeat("u", 129), "kg"},
+			Patients: []PatientRow{{ID: strings.Repeat("i", 300), NHSNumber: "1", Birth: 1, Death: domain.NoDate, RegEnd: 2},
+				{ID: "x", NHSNumber: strings.Repeat("n", 70000), Birth: 2, Death: domain.NoDate, RegStart: 2, RegEnd: 3}},
+			Regs: []Registration{{Practice: strings.Repeat("r", 128), Type: "t"}, {Type: strings.Repeat("t", 127)}, {Practice: "p"}}},
+		"practice": randomBatch(t, 500, 30, 2),
 		"special values": {Practice: "Ä1", Codes: []Code{math.MaxUint64}, Units: []string{""},
 			Patients: []PatientRow{{ID: "", Birth: domain.NoDate, Death: math.MaxInt32, EvEnd: 1, RegEnd: 1}},
 			Events:   []EventRow{{Date: domain.NoDate, V1: float32(math.Inf(-1)), V2: float32(math.NaN()), Kind: KindMedication, NVal: 2, Unit: 1}},
@@ -156,19 +161,62 @@ func TestCorruptOrTruncatedBatchesAreRefused(t *testing.T) {
 		t.Errorf("extra byte accepted")
 	}
 	// The practice code's length written in two bytes instead of one.
-	long := append(bytes.Clone(data[:headerLen+12]), 0x86, 0x00)
-	long = append(long, data[headerLen+13:]...)
-	binary.LittleEndian.PutUint64(long[headerLen+4:], binary.LittleEndian.Uint64(data[headerLen+4:])+1)
-	binary.LittleEndian.PutUint64(long[16:], uint64(len(long)-headerLen))
-	resum(long)
+	meta := sectionBody(t, data, "META")
+	long := replaceSection(t, data, "META", append([]byte{meta[0] | 0x80, 0x00}, meta[1:]...))
 	if _, err := UnmarshalBatch(long); err == nil || !bytes.Contains([]byte(err.Error()), []byte("META: bad length")) {
 		t.Errorf("non-shortest varint: %v", err)
 	}
-	v2 := bytes.Clone(data)
-	binary.LittleEndian.PutUint32(v2[8:], 2)
-	if _, err := UnmarshalBatch(v2); err == nil || !bytes.Contains([]byte(err.Error()), []byte("format version 2")) {
+	old := bytes.Clone(data)
+	binary.LittleEndian.PutUint32(old[8:], 1)
+	if _, err := UnmarshalBatch(old); err == nil || !bytes.Contains([]byte(err.Error()), []byte("format version 1, this program reads version 2")) {
 		t.Errorf("other version: %v", err)
 	}
+	// Non-zero padding or reserved bytes, even with a good checksum: a
+	// batch has exactly one encoding.
+	for _, at := range []int{headerLen + 4, headerLen + sectionHead + len(meta)} {
+		bad := bytes.Clone(data)
+		bad[at] = 1
+		resum(bad)
+		if _, err := UnmarshalBatch(bad); !errors.Is(err, ErrBadBatch) || !bytes.Contains([]byte(err.Error()), []byte("not zero")) {
+			t.Errorf("byte %d set: %v", at, err)
+		}
+	}
+}
+
+// sectionAt returns where the body of the section with the tag starts,
+// and its length.
+func sectionAt(t testing.TB, data []byte, tag string) (int, int) {
+	t.Helper()
+	for at := headerLen; at+sectionHead <= len(data); {
+		n := int(binary.LittleEndian.Uint64(data[at+8:]))
+		if string(data[at:at+4]) == tag {
+			return at + sectionHead, n
+		}
+		at += sectionHead + n + pad8(n)
+	}
+	t.Fatalf("no section %s", tag)
+	return 0, 0
+}
+
+func sectionBody(t testing.TB, data []byte, tag string) []byte {
+	t.Helper()
+	at, n := sectionAt(t, data, tag)
+	return data[at : at+n]
+}
+
+// replaceSection swaps a section's body, fixing its padding, the payload
+// length and the checksum.
+func replaceSection(t testing.TB, data []byte, tag string, body []byte) []byte {
+	t.Helper()
+	at, n := sectionAt(t, data, tag)
+	out := append([]byte(nil), data[:at]...)
+	binary.LittleEndian.PutUint64(out[at-8:], uint64(len(body)))
+	out = append(out, body...)
+	out = append(out, make([]byte, pad8(len(body)))...)
+	out = append(out, data[at+n+pad8(n):]...)
+	binary.LittleEndian.PutUint64(out[16:], uint64(len(out)-headerLen))
+	resum(out)
+	return out
 }
 
 // A payload with a valid checksum but lying counts must still be refused
@@ -177,7 +225,7 @@ func TestLyingCountsAreRefused(t *testing.T) {
 	data, _ := NewBuilder("X").Build().MarshalBinary()
 	// META is the first section: tag, length, practice "X" (2 bytes), then
 	// the counts. Claim a billion events and patients.
-	meta := headerLen + 12 + 2
+	meta := headerLen + sectionHead + 2
 	for _, field := range []int{0, 1, 2, 3, 4} {
 		bad := bytes.Clone(data)
 		binary.LittleEndian.PutUint32(bad[meta+4*field:], 1<<30)
@@ -212,6 +260,17 @@ func FuzzUnmarshalBatch(f *testing.F) {
 			resum(data)
 		}
 		b, err := UnmarshalBatch(data)
+		// Decoding in place (whether or not the rows can be used in place
+		// here) accepts and refuses the same data.
+		shared, serr := UnmarshalBatchShared(bytes.Clone(data), nil)
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("owned and shared decoding differ: %v, %v", err, serr)
+		}
+		if serr == nil {
+			if again, err := shared.MarshalBinary(); err != nil || !bytes.Equal(again, data) {
+				t.Fatalf("shared decoding re-encodes differently: %v", err)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrBadBatch) {
 				t.Fatalf("error not marked as a bad batch: %v", err)
@@ -230,17 +289,34 @@ func FuzzUnmarshalBatch(f *testing.F) {
 	})
 }
 
+// BenchmarkUnmarshalBatch decodes a 10,000-patient batch (in cache):
+// into memory of its own; in place (as a mapped cache file is); and in
+// place, released each time, as a collection's practices are loaded one
+// after another.
 func BenchmarkUnmarshalBatch(b *testing.B) {
 	data, err := randomBatch(b, 10_000, 50, 7).MarshalBinary()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := UnmarshalBatch(data); err != nil {
-			b.Fatal(err)
-		}
+	for _, bench := range []struct {
+		name   string
+		decode func() (*Batch, error)
+	}{
+		{"owned", func() (*Batch, error) { return UnmarshalBatch(data) }},
+		{"shared", func() (*Batch, error) { return UnmarshalBatchShared(data, nil) }},
+		{"shared-released", func() (*Batch, error) { return UnmarshalBatchShared(data, func() {}) }},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				bt, err := bench.decode()
+				if err != nil {
+					b.Fatal(err)
+				}
+				bt.Release()
+			}
+		})
 	}
 }
 

@@ -120,6 +120,9 @@ type Batch struct {
 	// Units holds the distinct units of measure; EventRow.Unit indexes it
 	// from 1 so that the zero value means "no unit".
 	Units []string
+	// release gives back memory the batch borrows (see Release); nil for
+	// a batch that owns its memory.
+	release func()
 }
 
 // PatientRow is a patient in a Batch.
