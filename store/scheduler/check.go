@@ -70,11 +70,13 @@ func RunCheck(ctx context.Context, s *store.Store, deps Deps, strict bool, actor
 		return nil, fmt.Errorf("checking %s against source %s: %w", practice, dir, err)
 	}
 	current, err := evaluate(ctx, rs, b, c.AchDate, func() int { return cores(1) }, nil)
+	patients := len(b.Patients)
+	b.Release()
 	if err != nil {
 		return nil, err
 	}
 	cr := &domain.CheckRun{Collection: id, Practice: practice, RequestedBy: actor.Name,
-		SourceHash: info.Fingerprint, RuleSetHash: rs.Hash, Patients: len(b.Patients), Note: info.note()}
+		SourceHash: info.Fingerprint, RuleSetHash: rs.Hash, Patients: patients, Note: info.note()}
 	err = s.Update(actor, func(tx *store.Tx) error {
 		if err := authorize(tx); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"gpcollections/domain"
 	"gpcollections/store"
 	"gpcollections/store/ops"
+	"gpcollections/store/sources"
 )
 
 // beforeYearEnd is a time before the QOF year-end window opens, so that
@@ -248,11 +249,17 @@ func TestCheckRunComparesWithoutReplacing(t *testing.T) {
 	_, ch := f.start(Config{})
 	f.extractAll(ch, c.ID)
 	before, _ := f.result(c.ID, a)
+	// The sources were read from their mapped caches, given back after
+	// evaluation.
+	waitUnmapped(t)
 
 	// Unchanged source: everything agrees.
 	cr, err := RunCheck(context.Background(), f.s, deps, false, ann, c.ID, a)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sources.Mapped() != 0 {
+		t.Error("the check left its source mapped")
 	}
 	if len(cr.Diffs) != 0 || cr.Same != len(before.Values) || cr.Against != "extract run 1" {
 		t.Fatalf("check of the same source: %+v", cr)

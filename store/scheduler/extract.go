@@ -30,7 +30,8 @@ type SourceInfo struct {
 // Deps are the scheduler's ways of reaching sources and rules; the server
 // uses DefaultDeps, tests substitute faults.
 type Deps struct {
-	// Load returns a practice's records from its source directory.
+	// Load returns a practice's records from its source directory. The
+	// scheduler calls the batch's Release when it is done with it.
 	Load func(dir, practice string, strict bool) (*clinical.Batch, SourceInfo, error)
 	// RuleSet returns the loaded rules of a service.
 	RuleSet func(service string) (*rules.RuleSet, error)
@@ -83,25 +84,22 @@ func evaluate(ctx context.Context, rs *rules.RuleSet, b *clinical.Batch, ach dom
 	progress func(done, total int)) ([]domain.FieldValue, error) {
 	n := len(b.Patients)
 	size := max(minChunk, (n+progressChunks-1)/progressChunks)
-	// An empty practice still gets every row (all zero).
-	sum := rs.EvaluateWorkers(&clinical.Batch{Practice: b.Practice}, ach, 1)
-	for lo := 0; lo < n; lo += size {
+	var sum []domain.IndicatorValue
+	// The first part's rows are the sum's start: every row, all zero for
+	// an empty practice (evaluated once, with no patients).
+	for lo := 0; lo < n || sum == nil; lo += size {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		sub := *b
 		sub.Patients = b.Patients[lo:min(lo+size, n)]
 		rows := rs.EvaluateWorkers(&sub, ach, par())
-		if len(rows) != len(sum) {
-			return nil, fmt.Errorf("evaluator returned %d rows for one part of the practice and %d for another", len(rows), len(sum))
+		if sum == nil {
+			sum = rows
+		} else if err := addRows(sum, rows); err != nil {
+			return nil, err
 		}
-		for i := range rows {
-			if rows[i].Indicator != sum[i].Indicator || rows[i].Field != sum[i].Field {
-				return nil, fmt.Errorf("evaluator rows out of step: %s %s vs %s %s", rows[i].Indicator, rows[i].Field, sum[i].Indicator, sum[i].Field)
-			}
-			sum[i].Value += rows[i].Value
-		}
-		if progress != nil {
+		if progress != nil && n > 0 {
 			progress(min(lo+size, n), n)
 		}
 	}
@@ -110,6 +108,20 @@ func evaluate(ctx context.Context, rs *rules.RuleSet, b *clinical.Batch, ach dom
 		out[i] = domain.FieldValue{Indicator: r.Indicator, Field: r.Field, Value: r.Value}
 	}
 	return out, nil
+}
+
+// addRows adds one part's counts to the sum of the parts before.
+func addRows(sum, rows []domain.IndicatorValue) error {
+	if len(rows) != len(sum) {
+		return fmt.Errorf("evaluator returned %d rows for one part of the practice and %d for another", len(rows), len(sum))
+	}
+	for i := range rows {
+		if rows[i].Indicator != sum[i].Indicator || rows[i].Field != sum[i].Field {
+			return fmt.Errorf("evaluator rows out of step: %s %s vs %s %s", rows[i].Indicator, rows[i].Field, sum[i].Indicator, sum[i].Field)
+		}
+		sum[i].Value += rows[i].Value
+	}
+	return nil
 }
 
 // cores is how many evaluation goroutines one attempt may use when busy

@@ -316,10 +316,11 @@ func TestSourceChangingDuringExtractionIsRetried(t *testing.T) {
 	}
 	f.advance(ch, waitIdle(t, ch, f.clock.Now()), f.clock.Now().Add(time.Hour))
 	r, _ := f.result(c.ID, p)
-	_, info, err := realLoad(src, p, false)
+	b, info, err := realLoad(src, p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Release()
 	if r == nil || r.SourceHash != info.Fingerprint || f.job(c.ID, p).Total != 150 || f.job(c.ID, p).Attempts != 2 {
 		t.Fatalf("result %+v, job %+v", r, f.job(c.ID, p))
 	}

@@ -168,6 +168,11 @@ func (sc *Scheduler) attempt(ctx context.Context, k jobKey) {
 	sc.busy.Add(1)
 	defer sc.busy.Add(-1)
 	b, info, werr := sc.loadSource(&cl)
+	if b != nil {
+		// The batch may be a mapped cache file: given back once this
+		// attempt's evaluation is over, whichever way it ends.
+		defer b.Release()
+	}
 	if err := <-claim; skip || err != nil {
 		if err != nil && !errors.Is(err, errCommitterStopped) {
 			sc.emit(Event{Kind: EvFault, Collection: k.coll, Practice: k.practice, Message: "starting an attempt: " + err.Error()})

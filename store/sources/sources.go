@@ -1,7 +1,12 @@
 // Package sources keeps practice sources (FHIR NDJSON directories) and
 // their compact caches on disk. A source is imported once into a cache file
-// holding the batch in clinical's binary form; later loads read the cache in
-// milliseconds and re-import only when the source's files changed.
+// holding the batch in clinical's binary form; later loads map the cache
+// into memory and check it, and re-import only when the source's files
+// changed.
+//
+// Cache files are only ever replaced whole (written beside, then renamed),
+// never changed in place, so a mapping stays valid until it is released.
+// Something else truncating a mapped cache file would crash the process.
 package sources
 
 import (
@@ -73,7 +78,9 @@ type manifest struct {
 	Stats       fhir.Stats `json:"stats"`
 }
 
-const cacheMagic = "GPCSRC01"
+// cacheMagic names the cache layout; a cache in another layout (an older
+// program's) is simply rebuilt.
+const cacheMagic = "GPCSRC02"
 
 // testHookImported runs between the import and the second look at the
 // source's files; tests use it to change a file mid-import.
@@ -84,6 +91,12 @@ var testHookImported func()
 // sizes or modification times). A corrupt or unreadable cache is rebuilt.
 // With strict, a cache that was built with bad lines skipped is not used:
 // the source is imported again strictly, and fails at its first bad line.
+//
+// A batch read from the cache is a view of the cache file mapped into
+// memory (checked in full as it is mapped): the caller calls its Release
+// once done with it, after which neither the batch nor anything taken from
+// its events may be used. Calling Release on a freshly imported batch is
+// harmless.
 func Load(cacheDir, srcDir, practice string, strict bool) (*clinical.Batch, Info, error) {
 	abs, stamps, err := inspect(srcDir)
 	if err != nil {
@@ -94,8 +107,10 @@ func Load(cacheDir, srcDir, practice string, strict bool) (*clinical.Batch, Info
 		return nil, Info{}, err
 	}
 	info := Info{Practice: practice, Dir: abs, CachePath: path}
-	if m, b, ok := readCache(path); ok && m.Practice == practice && m.Dir == abs &&
-		slices.Equal(m.Files, stamps) && (!strict || m.Stats.Bad == 0) {
+	current := func(m manifest) bool {
+		return m.Practice == practice && m.Dir == abs && slices.Equal(m.Files, stamps) && (!strict || m.Stats.Bad == 0)
+	}
+	if m, b, ok := readCache(path, current); ok {
 		info.Fingerprint, info.Stats = m.Fingerprint, m.Stats
 		return b, info, nil
 	}
@@ -309,7 +324,8 @@ func importSource(abs string, stamps []stamp, practice string, strict bool) (*cl
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // A cache file: magic | manifest length u32 | manifest JSON | CRC-32C of
-// the manifest u32 | the encoded batch (which has its own checksum).
+// the manifest u32 | zero padding to a multiple of 8 bytes | the encoded
+// batch (which has its own checksum).
 func writeCache(path string, m manifest, b *clinical.Batch) error {
 	data, err := b.MarshalBinary()
 	if err != nil {
@@ -328,18 +344,28 @@ func writeCacheData(path string, m manifest, batch []byte) error {
 	head.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(mj))))
 	head.Write(mj)
 	head.Write(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(mj, castagnoli)))
+	head.Write(make([]byte, -head.Len()&7))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("cache directory: %w", err)
 	}
 	return writeFileAtomic(path, head.Bytes(), batch)
 }
 
-// readCache returns the cache's manifest and batch; ok is false for a
-// missing, foreign or damaged file, which the caller then rebuilds.
-func readCache(path string) (manifest, *clinical.Batch, bool) {
-	var m manifest
-	data, err := os.ReadFile(path)
-	if err != nil || len(data) < len(cacheMagic)+8 || string(data[:len(cacheMagic)]) != cacheMagic {
+// readCache returns the cache's manifest and, if want accepts the
+// manifest, its batch: a view of the mapped file, which the batch's Release
+// unmaps. ok is false for a missing, foreign, damaged or unwanted cache,
+// which the caller then rebuilds; nothing stays mapped then.
+func readCache(path string, want func(manifest) bool) (m manifest, b *clinical.Batch, ok bool) {
+	data, unmap, err := openCache(path)
+	if err != nil {
+		return m, nil, false
+	}
+	defer func() {
+		if !ok {
+			unmap()
+		}
+	}()
+	if len(data) < len(cacheMagic)+8 || string(data[:len(cacheMagic)]) != cacheMagic {
 		return m, nil, false
 	}
 	rest := data[len(cacheMagic):]
@@ -348,14 +374,30 @@ func readCache(path string) (manifest, *clinical.Batch, bool) {
 		return m, nil, false
 	}
 	mj := rest[4 : 4+n]
-	if crc32.Checksum(mj, castagnoli) != binary.LittleEndian.Uint32(rest[4+n:]) || json.Unmarshal(mj, &m) != nil {
+	if crc32.Checksum(mj, castagnoli) != binary.LittleEndian.Uint32(rest[4+n:]) || json.Unmarshal(mj, &m) != nil || !want(m) {
 		return m, nil, false
 	}
-	b, err := clinical.UnmarshalBatch(rest[8+n:])
+	// Zero padding puts the batch at a multiple of 8 bytes in the file,
+	// where its rows can be used in place.
+	at := len(cacheMagic) + 8 + int(n)
+	pad := -at & 7
+	if len(data)-at < pad || !allZero(data[at:at+pad]) {
+		return m, nil, false
+	}
+	b, err = clinical.UnmarshalBatchShared(data[at+pad:], unmap)
 	if err != nil {
 		return m, nil, false
 	}
 	return m, b, true
+}
+
+func allZero(p []byte) bool {
+	for _, c := range p {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // writeFileAtomic writes parts to a temporary file beside path, syncs it,

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,40 @@ import (
 	"gpcollections/domain/clinical"
 	"gpcollections/domain/fhir"
 )
+
+// load is Load for tests: the batch is released when the test ends.
+func load(t testing.TB, cache, src, practice string, strict bool) (*clinical.Batch, Info, error) {
+	b, info, err := Load(cache, src, practice, strict)
+	if b != nil {
+		t.Cleanup(b.Release)
+	}
+	return b, info, err
+}
+
+// sameBatch compares two batches by their encodings: their data, not how
+// they hold it.
+func sameBatch(t testing.TB, a, b *clinical.Batch) bool {
+	t.Helper()
+	x, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(x, y)
+}
+
+// TestMain fails the run if a test leaves a cache file mapped.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if n := Mapped(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "%d cache files left mapped\n", n)
+		code = 1
+	}
+	os.Exit(code)
+}
 
 func testPatients(n int) []clinical.Patient {
 	var pats []clinical.Patient
@@ -76,7 +111,7 @@ func TestLoadImportsOnceAndRebuildsWhenTheSourceChanges(t *testing.T) {
 	src, cache := t.TempDir(), t.TempDir()
 	writeDir(t, src, testPatients(20))
 
-	b1, info1, err := Load(cache, src, "A81001", true)
+	b1, info1, err := load(t, cache, src, "A81001", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,17 +122,17 @@ func TestLoadImportsOnceAndRebuildsWhenTheSourceChanges(t *testing.T) {
 		t.Fatalf("no cache file: %v", err)
 	}
 
-	b2, info2, err := Load(cache, src, "A81001", true)
+	b2, info2, err := load(t, cache, src, "A81001", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info2.Rebuilt || info2.Fingerprint != info1.Fingerprint || !reflect.DeepEqual(info2.Stats, info1.Stats) || !reflect.DeepEqual(b2, b1) {
+	if info2.Rebuilt || info2.Fingerprint != info1.Fingerprint || !reflect.DeepEqual(info2.Stats, info1.Stats) || !sameBatch(t, b2, b1) {
 		t.Fatalf("unchanged source was imported again or differs: %+v", info2)
 	}
 
 	// A new line: new size, new content.
 	appendLine(t, filepath.Join(src, "Condition.ndjson"), extraCondition)
-	b3, info3, err := Load(cache, src, "A81001", true)
+	b3, info3, err := load(t, cache, src, "A81001", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +146,7 @@ func TestLoadImportsOnceAndRebuildsWhenTheSourceChanges(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(src, "Patient.ndjson"), later, later); err != nil {
 		t.Fatal(err)
 	}
-	_, info4, err := Load(cache, src, "A81001", true)
+	_, info4, err := load(t, cache, src, "A81001", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +158,7 @@ func TestLoadImportsOnceAndRebuildsWhenTheSourceChanges(t *testing.T) {
 	if err := os.Remove(filepath.Join(src, "Condition.ndjson")); err != nil {
 		t.Fatal(err)
 	}
-	b5, info5, err := Load(cache, src, "A81001", true)
+	b5, info5, err := load(t, cache, src, "A81001", true)
 	if err != nil || !info5.Rebuilt || info5.Fingerprint != info1.Fingerprint || len(b5.Events) != 100 {
 		t.Fatalf("file removed: %+v %v", info5, err)
 	}
@@ -133,11 +168,11 @@ func TestFingerprintIsTheContentNotTheLocation(t *testing.T) {
 	a, b, cache := t.TempDir(), t.TempDir(), t.TempDir()
 	writeDir(t, a, testPatients(5))
 	writeDir(t, b, testPatients(5))
-	_, ia, err := Load(cache, a, "A81001", false)
+	_, ia, err := load(t, cache, a, "A81001", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ib, err := Load(cache, b, "A81001", false)
+	_, ib, err := load(t, cache, b, "A81001", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +182,7 @@ func TestFingerprintIsTheContentNotTheLocation(t *testing.T) {
 	if ia.CachePath == ib.CachePath {
 		t.Error("two source directories share a cache file")
 	}
-	_, ic, err := Load(cache, a, "B82002", false)
+	_, ic, err := load(t, cache, a, "B82002", false)
 	if err != nil || ic.CachePath == ia.CachePath || !ic.Rebuilt {
 		t.Errorf("another practice code shares the cache: %+v %v", ic, err)
 	}
@@ -156,7 +191,7 @@ func TestFingerprintIsTheContentNotTheLocation(t *testing.T) {
 func TestCorruptCacheIsRebuiltFromTheSource(t *testing.T) {
 	src, cache := t.TempDir(), t.TempDir()
 	writeDir(t, src, testPatients(10))
-	want, info, err := Load(cache, src, "A81001", false)
+	want, info, err := load(t, cache, src, "A81001", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,44 +199,108 @@ func TestCorruptCacheIsRebuiltFromTheSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	events := bytes.Index(good, []byte("EVTS")) + 16
+	batch := bytes.Index(good, []byte("GPCBATCH"))
 	for name, spoil := range map[string]func([]byte) []byte{
 		"flipped batch byte":    func(b []byte) []byte { b[len(b)-30] ^= 1; return b },
+		"flipped event byte":    func(b []byte) []byte { b[events+25] ^= 1; return b },
 		"flipped manifest byte": func(b []byte) []byte { b[20] ^= 1; return b },
 		"truncated":             func(b []byte) []byte { return b[:len(b)/2] },
 		"empty":                 func([]byte) []byte { return nil },
 		"foreign":               func([]byte) []byte { return []byte("hello, world\n") },
+		// Caches an older program wrote: another layout, another batch
+		// format, the batch not aligned.
+		"old layout":       func(b []byte) []byte { copy(b, "GPCSRC01"); return b },
+		"old batch format": func(b []byte) []byte { b[batch+8] = 1; return b },
+		"unpadded":         func(b []byte) []byte { return append(b[:batch-1:batch-1], b[batch:]...) },
 	} {
 		if err := os.WriteFile(info.CachePath, spoil(append([]byte(nil), good...)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, again, err := Load(cache, src, "A81001", false)
-		if err != nil || !again.Rebuilt || !reflect.DeepEqual(got, want) {
+		got, again, err := load(t, cache, src, "A81001", false)
+		if err != nil || !again.Rebuilt || !sameBatch(t, got, want) {
 			t.Errorf("%s: %+v %v", name, again, err)
 		}
-		if _, after, _ := Load(cache, src, "A81001", false); after.Rebuilt {
-			t.Errorf("%s: the rebuilt cache was not used", name)
+		if Mapped() != 0 {
+			t.Errorf("%s: the refused cache is still mapped", name)
 		}
+		after, info, err := Load(cache, src, "A81001", false)
+		if err != nil || info.Rebuilt || !sameBatch(t, after, want) {
+			t.Errorf("%s: the rebuilt cache was not used: %+v %v", name, info, err)
+		}
+		after.Release()
 	}
+}
+
+// A batch read from the cache is the mapped file until it is released;
+// the portable fallback reads the file instead, with the same result.
+func TestCachedBatchesAreMappedUntilReleased(t *testing.T) {
+	src, cache := t.TempDir(), t.TempDir()
+	writeDir(t, src, testPatients(30))
+	fresh, info, err := Load(cache, src, "A81001", false)
+	if err != nil || !info.Rebuilt || Mapped() != 0 {
+		t.Fatalf("import: %+v %v, %d mapped", info, err, Mapped())
+	}
+	fresh.Release() // harmless on an imported batch
+	if len(fresh.Events) != 150 {
+		t.Fatalf("Release dropped an imported batch's events")
+	}
+	a, _, err := Load(cache, src, "A81001", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := Load(cache, src, "A81001", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Mapped() != 2 || !sameBatch(t, a, fresh) || !sameBatch(t, b, fresh) {
+		t.Fatalf("%d mapped, or the cached batches differ from the import", Mapped())
+	}
+	a.Release()
+	a.Release()
+	if Mapped() != 1 || a.Events != nil {
+		t.Errorf("after releasing one twice: %d mapped, %d events left", Mapped(), len(a.Events))
+	}
+	if !sameBatch(t, b, fresh) {
+		t.Error("releasing one batch changed the other")
+	}
+	b.Release()
+	if Mapped() != 0 {
+		t.Errorf("%d mapped after releasing both", Mapped())
+	}
+	// A source that changed: the stale cache is not even mapped for long.
+	appendLine(t, filepath.Join(src, "Condition.ndjson"), extraCondition)
+	if _, info, err := load(t, cache, src, "A81001", false); err != nil || !info.Rebuilt || Mapped() != 0 {
+		t.Errorf("stale cache: %+v %v, %d mapped", info, err, Mapped())
+	}
+
+	openCache = readFile
+	defer func() { openCache = mapFile }()
+	read, info, err := Load(cache, src, "A81001", false)
+	if err != nil || info.Rebuilt || Mapped() != 0 || len(read.Events) != 151 {
+		t.Fatalf("read instead of mapped: %+v %v, %d mapped", info, err, Mapped())
+	}
+	read.Release()
 }
 
 func TestMissingOrUnusableSourcesNameThePath(t *testing.T) {
 	cache := t.TempDir()
 	missing := filepath.Join(t.TempDir(), "no-such-practice")
-	if _, _, err := Load(cache, missing, "A81001", false); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+	if _, _, err := load(t, cache, missing, "A81001", false); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing dir: %v", err)
 	}
 	empty := t.TempDir()
-	if _, _, err := Load(cache, empty, "A81001", false); err == nil || !strings.Contains(err.Error(), empty) || !strings.Contains(err.Error(), "Patient.ndjson") {
+	if _, _, err := load(t, cache, empty, "A81001", false); err == nil || !strings.Contains(err.Error(), empty) || !strings.Contains(err.Error(), "Patient.ndjson") {
 		t.Errorf("no Patient file: %v", err)
 	}
 	file := filepath.Join(empty, "x")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Load(cache, file, "A81001", false); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if _, _, err := load(t, cache, file, "A81001", false); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("file as source: %v", err)
 	}
-	if _, _, err := Load(cache, empty, "A8 1001", false); err == nil || !strings.Contains(err.Error(), "practice code") {
+	if _, _, err := load(t, cache, empty, "A8 1001", false); err == nil || !strings.Contains(err.Error(), "practice code") {
 		t.Errorf("bad practice code: %v", err)
 	}
 	if os.Geteuid() != 0 {
@@ -211,7 +310,7 @@ func TestMissingOrUnusableSourcesNameThePath(t *testing.T) {
 		if err := os.Chmod(p, 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := Load(cache, locked, "A81001", false); !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), p) {
+		if _, _, err := load(t, cache, locked, "A81001", false); !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), p) {
 			t.Errorf("unreadable Patient file: %v", err)
 		}
 	}
@@ -221,17 +320,17 @@ func TestStrictLoadRefusesACacheBuiltWithBadLines(t *testing.T) {
 	src, cache := t.TempDir(), t.TempDir()
 	writeDir(t, src, testPatients(3))
 	appendLine(t, filepath.Join(src, "Condition.ndjson"), `{"resourceType":"Condition","id":"bad"}`)
-	_, info, err := Load(cache, src, "A81001", false)
+	_, info, err := load(t, cache, src, "A81001", false)
 	if err != nil || info.Stats.Bad != 1 || len(info.Stats.Errors) != 1 {
 		t.Fatalf("lenient load: %+v %v", info, err)
 	}
-	_, _, err = Load(cache, src, "A81001", true)
+	_, _, err = load(t, cache, src, "A81001", true)
 	var le fhir.LineError
 	if !errors.As(err, &le) || le.File != "Condition.ndjson" || le.Line != 1 || !strings.Contains(err.Error(), src) {
 		t.Fatalf("strict load: %v", err)
 	}
 	// The failed strict import left the lenient cache in place.
-	if _, again, err := Load(cache, src, "A81001", false); err != nil || again.Rebuilt || again.Stats.Bad != 1 {
+	if _, again, err := load(t, cache, src, "A81001", false); err != nil || again.Rebuilt || again.Stats.Bad != 1 {
 		t.Errorf("lenient cache lost: %+v %v", again, err)
 	}
 }
@@ -241,12 +340,12 @@ func TestSourceChangingDuringImportIsAnError(t *testing.T) {
 	writeDir(t, src, testPatients(3))
 	testHookImported = func() { appendLine(t, filepath.Join(src, "Observation.ndjson"), "") }
 	defer func() { testHookImported = nil }()
-	_, _, err := Load(cache, src, "A81001", false)
+	_, _, err := load(t, cache, src, "A81001", false)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was being imported") || !strings.Contains(err.Error(), src) {
 		t.Fatalf("got %v", err)
 	}
 	testHookImported = nil
-	if _, info, err := Load(cache, src, "A81001", false); err != nil || !info.Rebuilt {
+	if _, info, err := load(t, cache, src, "A81001", false); err != nil || !info.Rebuilt {
 		t.Errorf("after the change settled: %+v %v", info, err)
 	}
 }
@@ -265,11 +364,11 @@ func TestSaveThenLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, info, err := Load(cache, src, "A81001", true)
+	got, info, err := load(t, cache, src, "A81001", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Rebuilt || info.Fingerprint != saved.Fingerprint || info.Stats.Patients != 7 || !reflect.DeepEqual(got, b) {
+	if info.Rebuilt || info.Fingerprint != saved.Fingerprint || info.Stats.Patients != 7 || !sameBatch(t, got, b) {
 		t.Errorf("load after save: %+v", info)
 	}
 	if _, err := Save(cache, src, "B82002", b); err == nil {
@@ -277,7 +376,7 @@ func TestSaveThenLoad(t *testing.T) {
 	}
 	// Files appearing in the directory replace the saved batch.
 	writeDir(t, src, testPatients(2))
-	if _, info, err := Load(cache, src, "A81001", true); err != nil || !info.Rebuilt || info.Stats.Patients != 2 {
+	if _, info, err := load(t, cache, src, "A81001", true); err != nil || !info.Rebuilt || info.Stats.Patients != 2 {
 		t.Errorf("source written after save: %+v %v", info, err)
 	}
 }
@@ -319,7 +418,7 @@ func TestCacheDirHoldsOnlyCacheFiles(t *testing.T) {
 	writeDir(t, src, testPatients(2))
 	for range 3 {
 		appendLine(t, filepath.Join(src, "Condition.ndjson"), strings.Replace(extraCondition, `"extra"`, fmt.Sprintf(`"x%d"`, time.Now().UnixNano()), 1))
-		if _, _, err := Load(cache, src, "A81001", false); err != nil {
+		if _, _, err := load(t, cache, src, "A81001", false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -377,16 +476,19 @@ func BenchmarkLoadImport(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadCached is a later load: stat the source, read and decode the cache.
+// BenchmarkLoadCached is a later load: stat the source, map and check the
+// cache.
 func BenchmarkLoadCached(b *testing.B) {
 	dir, _ := benchSource(b)
 	cache := b.TempDir()
-	if _, _, err := Load(cache, dir, "A81001", false); err != nil {
+	if _, _, err := load(b, cache, dir, "A81001", false); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, info, err := Load(cache, dir, "A81001", false); err != nil || info.Rebuilt {
+		bt, info, err := Load(cache, dir, "A81001", false)
+		if err != nil || info.Rebuilt {
 			b.Fatal(err)
 		}
+		bt.Release()
 	}
 }

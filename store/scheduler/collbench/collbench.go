@@ -182,14 +182,16 @@ func (su *Setup) generateOne(i int) error {
 // Patients is the collection's total number of patients.
 func (su *Setup) Patients() int { return su.patients }
 
-// load reads a practice's batch from the compact cache.
+// load reads a practice's batch from the compact cache: a view of the
+// mapped cache file, released by the caller.
 func (su *Setup) load(i int) (*clinical.Batch, error) {
 	b, _, err := sources.Load(su.cache, su.dirs[i], su.practices[i], false)
 	return b, err
 }
 
-// LoadAll reads every practice's batch from the compact cache (all of them
-// held at once, for EvaluateAll).
+// LoadAll reads every practice's batch from the compact cache into memory
+// of its own (all of them held at once, for EvaluateAll): the pure
+// evaluator's input, as the extraction benchmark has it.
 func (su *Setup) LoadAll() ([]*clinical.Batch, error) {
 	out := make([]*clinical.Batch, len(su.practices))
 	for i := range su.practices {
@@ -197,7 +199,14 @@ func (su *Setup) LoadAll() ([]*clinical.Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = b
+		data, err := b.MarshalBinary()
+		b.Release()
+		if err == nil {
+			out[i], err = clinical.UnmarshalBatch(data)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -223,6 +232,7 @@ func (su *Setup) LoadAndEvaluate() (time.Duration, error) {
 			return 0, err
 		}
 		su.rs.Evaluate(b, su.opt.AchDate)
+		b.Release()
 	}
 	return time.Since(t0), nil
 }
