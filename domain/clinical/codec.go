@@ -318,14 +318,16 @@ type rowPool[T any] struct{ p sync.Pool }
 
 // get returns n rows, reused if it can: reused rows hold old values, and
 // the decoder sets every field (TestDecoderSetsEveryField checks it knows
-// them all).
+// them all). New rows to be reused have room to spare, for the next
+// practice may be a little larger.
 func (p *rowPool[T]) get(n int, reuse bool) []T {
-	if reuse {
-		if s, ok := p.p.Get().(*[]T); ok && cap(*s) >= n {
-			return (*s)[:n]
-		}
+	if !reuse {
+		return make([]T, n)
 	}
-	return make([]T, n)
+	if s, ok := p.p.Get().(*[]T); ok && cap(*s) >= n {
+		return (*s)[:n]
+	}
+	return make([]T, n, n+n/8)
 }
 
 func (p *rowPool[T]) put(rows []T) {

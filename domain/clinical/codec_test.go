@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -230,14 +231,37 @@ func TestLyingCountsAreRefused(t *testing.T) {
 		bad := bytes.Clone(data)
 		binary.LittleEndian.PutUint32(bad[meta+4*field:], 1<<30)
 		resum(bad)
-		allocs := testing.AllocsPerRun(1, func() {
-			if _, err := UnmarshalBatch(bad); !errors.Is(err, ErrBadBatch) {
-				t.Fatalf("count %d: %v", field, err)
+		for how, decode := range map[string]func([]byte) (*Batch, error){
+			"owned":  UnmarshalBatch,
+			"shared": func(d []byte) (*Batch, error) { return UnmarshalBatchShared(d, func() {}) },
+		} {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			allocs := testing.AllocsPerRun(1, func() {
+				if _, err := decode(bad); !errors.Is(err, ErrBadBatch) {
+					t.Fatalf("%s, count %d: %v", how, field, err)
+				}
+			})
+			runtime.ReadMemStats(&after)
+			if allocs > 20 || after.TotalAlloc-before.TotalAlloc > 1<<20 {
+				t.Errorf("%s, count %d: %v allocations, %d bytes", how, field, allocs, after.TotalAlloc-before.TotalAlloc)
 			}
-		})
-		if allocs > 20 {
-			t.Errorf("count %d: %v allocations", field, allocs)
 		}
+	}
+}
+
+// Events or registrations with no patients at all to own them are refused
+// (a well-formed checksum notwithstanding).
+func TestOrphanRowsAreRefused(t *testing.T) {
+	data, err := randomBatch(t, 1, 5, 3).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := bytes.Clone(sectionBody(t, data, "META"))
+	binary.LittleEndian.PutUint32(meta[len(meta)-12:], 0) // patients
+	bad := replaceSection(t, replaceSection(t, data, "META", meta), "PATS", nil)
+	if _, err := UnmarshalBatch(bad); !errors.Is(err, ErrBadBatch) || !strings.Contains(err.Error(), "without patients") {
+		t.Errorf("orphan rows: %v", err)
 	}
 }
 
