@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"gpcollections/domain/rules"
 	"gpcollections/domain/rulesets"
 	"gpcollections/domain/synth"
+	"gpcollections/store/sources"
 )
 
 // Extraction wiring: generate a synthetic source, extract a service from a
@@ -69,67 +69,7 @@ func generateCmd() *cobra.Command {
 
 // writeSource generates a practice into dir and returns the bytes written.
 func writeSource(dir string, opt synth.Options) (int64, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, err
-	}
-	type file struct {
-		f *os.File
-		w *bufio.Writer
-		c *countingWriter
-	}
-	files := map[string]*file{}
-	w := fhir.NewWriter(func(rt string) (io.Writer, error) {
-		f, err := os.Create(filepath.Join(dir, rt+".ndjson"))
-		if err != nil {
-			return nil, err
-		}
-		fl := &file{f: f, w: bufio.NewWriterSize(f, 1<<20)}
-		fl.c = &countingWriter{w: fl.w}
-		files[rt] = fl
-		return fl.c, nil
-	})
-	closeAll := func() error {
-		var first error
-		for _, fl := range files {
-			if err := fl.w.Flush(); err != nil && first == nil {
-				first = err
-			}
-			if err := fl.f.Close(); err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	}
-	err := synth.Each(opt, w.Write)
-	if err == nil {
-		err = w.Close()
-	}
-	if cerr := closeAll(); err == nil {
-		err = cerr
-	}
-	var total int64
-	for _, fl := range files {
-		total += fl.c.n
-	}
-	return total, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// dirOpener opens DIR/<ResourceType>.ndjson.
-func dirOpener(dir string) fhir.Opener {
-	return func(rt string) (io.ReadCloser, error) {
-		return os.Open(filepath.Join(dir, rt+".ndjson"))
-	}
+	return sources.WriteDir(dir, func(write func(clinical.Patient) error) error { return synth.Each(opt, write) })
 }
 
 // readSource imports a source directory; without a practice code it takes
@@ -138,7 +78,7 @@ func readSource(dir, practice string, strict bool) (*clinical.Batch, fhir.Stats,
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fhir.Stats{}, fmt.Errorf("--source %s: not a directory", dir)
 	}
-	b, stats, err := fhir.Read(dirOpener(dir), fhir.Options{Practice: practice, Strict: strict})
+	b, stats, err := fhir.Read(sources.DirOpener(dir), fhir.Options{Practice: practice, Strict: strict})
 	if err != nil {
 		return nil, stats, err
 	}

@@ -30,11 +30,11 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/domain/clinical"
-	"gpcollections/domain/fhir"
 	"gpcollections/domain/synth"
 	"gpcollections/store"
 	"gpcollections/store/ops"
 	"gpcollections/store/scheduler"
+	"gpcollections/store/sources"
 )
 
 // Today is the demo's "today": inside the year-end extraction window, a
@@ -378,43 +378,17 @@ func (sd *seeder) sources() error {
 // writeSource writes the NDJSON files and counts who is registered on the
 // two list-size dates.
 func writeSource(dir string, opt synth.Options) (map[string]int64, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	type file struct {
-		f *os.File
-		w *bufio.Writer
-	}
-	files := map[string]*file{}
-	w := fhir.NewWriter(func(rt string) (io.Writer, error) {
-		f, err := os.Create(filepath.Join(dir, rt+".ndjson"))
-		if err != nil {
-			return nil, err
-		}
-		fw := &file{f: f, w: bufio.NewWriterSize(f, 1<<20)}
-		files[rt] = fw
-		return fw.w, nil
-	})
 	lists := map[string]int64{"2025-01-01": 0, "2026-01-01": 0}
-	err := synth.Each(opt, func(p clinical.Patient) error {
-		for d := range lists {
-			if registeredOn(p, opt.Practice, domain.MustDate(d)) {
-				lists[d]++
+	_, err := sources.WriteDir(dir, func(write func(clinical.Patient) error) error {
+		return synth.Each(opt, func(p clinical.Patient) error {
+			for d := range lists {
+				if registeredOn(p, opt.Practice, domain.MustDate(d)) {
+					lists[d]++
+				}
 			}
-		}
-		return w.Write(p)
+			return write(p)
+		})
 	})
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	for _, f := range files {
-		if ferr := f.w.Flush(); err == nil {
-			err = ferr
-		}
-		if ferr := f.f.Close(); err == nil {
-			err = ferr
-		}
-	}
 	return lists, err
 }
 
