@@ -260,17 +260,21 @@ func aspirationPaid(tx *store.Tx, service, practice string) (domain.Pence, strin
 	return sum, strings.Join(runs, ","), nil
 }
 
-// reconciled reports whether a practice's year for a service was reconciled.
+// reconciled reports whether a practice's year for a service is settled:
+// reconciled, or its achievement paid in full (no prior-year figure was
+// recorded in time). Either way no advance may be paid against it any more.
 func reconciled(tx *store.Tx, service, practice string) (bool, error) {
 	colls, err := tx.Collections(service)
 	if err != nil {
 		return false, err
 	}
 	for _, c := range colls {
-		if _, err := tx.Paid(store.PaidKey(c.ID, practice, domain.PayReconciliation, "")); err == nil {
-			return true, nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return false, err
+		for _, comp := range []domain.PayComponent{domain.PayReconciliation, domain.PayAchievement} {
+			if _, err := tx.Paid(store.PaidKey(c.ID, practice, comp, "")); err == nil {
+				return true, nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return false, err
+			}
 		}
 	}
 	return false, nil
@@ -344,7 +348,7 @@ func SetAspirationPrior(s *store.Store, actor *domain.User, service, practice st
 		if done, err := reconciled(tx, service, practice); err != nil {
 			return err
 		} else if done {
-			return fmt.Errorf("%s, %s: the year was reconciled and paid; %w", service, practice, ErrLocked)
+			return fmt.Errorf("%s, %s: the year's achievement was paid (reconciled, or in full); %w", service, practice, ErrLocked)
 		}
 		b, err := tx.Aspiration(service, practice)
 		before := ""

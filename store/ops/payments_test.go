@@ -306,3 +306,26 @@ func TestAspirationPriorRefusals(t *testing.T) {
 		t.Fatalf("aspiration lines %+v", r.Run.Lines)
 	}
 }
+
+// A year whose achievement was paid in full (no prior-year figure was
+// recorded in time) is settled: recording the figure afterwards is refused,
+// and no aspiration advance is paid against a year already paid.
+func TestNoAspirationAfterTheYearsAchievementWasPaid(t *testing.T) {
+	w := newWF(t)
+	d := w.declared()
+	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
+	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
+	r := w.run("2026-06")
+	if len(r.Run.Lines) != 1 || r.Run.Lines[0].Component != domain.PayAchievement {
+		t.Fatalf("June 2026 run %+v", r.Run.Lines)
+	}
+	wantErr(t, SetAspirationPrior(w.s, w.u("admin"), "QOFT", "A81001", 12000000, "late"), ErrLocked)
+	// Even with a figure recorded behind the operation's back, the run pays
+	// no advance against the paid year.
+	w.must(w.s.Update(w.u("admin"), func(tx *store.Tx) error {
+		return tx.PutAspiration(&domain.AspirationBase{Service: "QOFT", Practice: "A81001", Prior: 12000000, SetBy: "admin", SetAt: tx.Now()})
+	}))
+	if r := w.run("2026-07"); len(r.Run.Lines) != 0 {
+		t.Fatalf("July 2026 paid %d aspiration lines against a year already paid: %+v", len(r.Run.Lines), r.Run.Lines)
+	}
+}
