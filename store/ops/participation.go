@@ -233,14 +233,16 @@ func answer(s *store.Store, actor *domain.User, service, practice string, act do
 }
 
 // recalcJoined calculates a practice that has just joined a service for any
-// collection already holding its data, so its achievement shows at once.
+// collection already holding its data, so its achievement shows at once. A
+// declaration financially approved before an earlier withdrawal stands as
+// approved (as with a list size change): joining again is not refused.
 func recalcJoined(tx *store.Tx, svc *domain.ServiceDef, practice, reason string) error {
 	colls, err := tx.Collections(svc.ID)
 	if err != nil {
 		return err
 	}
 	for _, c := range colls {
-		if err := Recalculate(tx, c, practice, reason); err != nil {
+		if err := Recalculate(tx, c, practice, reason); err != nil && !errors.Is(err, ErrLocked) {
 			return err
 		}
 	}

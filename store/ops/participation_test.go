@@ -164,3 +164,25 @@ func TestParticipationsScopedByPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A practice that withdrew after its declaration was financially approved
+// can join the service again even though its figures have moved since (a
+// new list size): the approved declaration stands exactly as approved.
+func TestRejoiningLeavesALockedDeclarationAsApproved(t *testing.T) {
+	w := newWF(t)
+	d := w.declared()
+	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
+	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
+	locked := w.decl(w.qof, "A81001")
+	w.must(Withdraw(w.s, w.u("carl"), "QOFT", "A81001", "practice merged"))
+	w.must(SetListSize(w.s, w.u("admin"), "A81001", domain.MustDate("2026-01-01"), 12000))
+	_, err := Offer(w.s, w.u("carl"), "QOFT", []string{"A81001"}, domain.NoDate, domain.NoDate)
+	w.must(err)
+	w.must(Accept(w.s, w.u("ann"), "QOFT", "A81001"))
+	if !w.participating("QOFT", "A81001") {
+		t.Fatal("the practice could not join again")
+	}
+	if now := w.decl(w.qof, "A81001"); now.State != domain.DeclFinanciallyApproved || now.InputsHash != locked.InputsHash || now.Amount != locked.Amount {
+		t.Fatalf("the financially approved declaration changed on joining again: %+v", now)
+	}
+}
