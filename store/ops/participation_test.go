@@ -170,10 +170,7 @@ func TestParticipationsScopedByPolicy(t *testing.T) {
 // new list size): the approved declaration stands exactly as approved.
 func TestRejoiningLeavesALockedDeclarationAsApproved(t *testing.T) {
 	w := newWF(t)
-	d := w.declared()
-	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
-	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
-	locked := w.decl(w.qof, "A81001")
+	locked := w.financiallyApproved()
 	w.must(Withdraw(w.s, w.u("carl"), "QOFT", "A81001", "practice merged"))
 	w.must(SetListSize(w.s, w.u("admin"), "A81001", domain.MustDate("2026-01-01"), 12000))
 	_, err := Offer(w.s, w.u("carl"), "QOFT", []string{"A81001"}, domain.NoDate, domain.NoDate)

@@ -312,9 +312,7 @@ func TestAspirationPriorRefusals(t *testing.T) {
 // and no aspiration advance is paid against a year already paid.
 func TestNoAspirationAfterTheYearsAchievementWasPaid(t *testing.T) {
 	w := newWF(t)
-	d := w.declared()
-	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
-	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
+	w.financiallyApproved()
 	r := w.run("2026-06")
 	if len(r.Run.Lines) != 1 || r.Run.Lines[0].Component != domain.PayAchievement {
 		t.Fatalf("June 2026 run %+v", r.Run.Lines)

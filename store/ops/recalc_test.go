@@ -236,6 +236,16 @@ func (w *wf) declared() *domain.Declaration {
 	return w.decl(w.qof, "A81001")
 }
 
+// financiallyApproved takes A81001's QOFT declaration through approval and
+// financial approval: nothing about it may change after.
+func (w *wf) financiallyApproved() *domain.Declaration {
+	w.t.Helper()
+	d := w.declared()
+	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
+	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
+	return w.decl(w.qof, "A81001")
+}
+
 func TestRecalculateCreatesDeclarationWithFigures(t *testing.T) {
 	w := newWF(t)
 	w.join("QOFT", "A81001")
@@ -303,10 +313,7 @@ func TestDataChangeAfterDeclarationRevertsWithReason(t *testing.T) {
 
 func TestAfterFinancialApprovalNothingChanges(t *testing.T) {
 	w := newWF(t)
-	d := w.declared()
-	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
-	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
-	locked := w.decl(w.qof, "A81001")
+	locked := w.financiallyApproved()
 
 	// A new extract with other values: refused, the result not stored.
 	err := w.extract(w.qof, "A81001", 2, qofValues(200, 100, 10)...)
