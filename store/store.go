@@ -61,6 +61,7 @@ type Store struct {
 	nextID int
 
 	layouts layoutCache
+	memo    sync.Map // see Tx.Memo
 }
 
 // Change describes what a committed transaction touched, for live screens

@@ -304,17 +304,24 @@ func extractFailed(tx *store.Tx, coll uint64, practice string) (bool, error) {
 	return j.State == domain.JobFailed, nil
 }
 
-// calculators caches a checked calculator per service version and
+// calcCache caches a checked calculator per service version and
 // parameter version: a national recalculation checks the service once. A
 // calculator built in a write transaction is cached only when it commits,
-// so a refused correction can never leave its version number behind.
-var calculators = struct {
+// so a refused correction can never leave its version number behind. The
+// cache belongs to the store (record versions are only unique within one).
+type calcCache struct {
 	sync.Mutex
 	m map[string]*calc.Calculator
-}{m: map[string]*calc.Calculator{}}
+}
+
+func calculatorsOf(tx *store.Tx) *calcCache {
+	c, _ := tx.Memo().LoadOrStore("ops.calculators", &calcCache{m: map[string]*calc.Calculator{}})
+	return c.(*calcCache)
+}
 
 func calculator(tx *store.Tx, svc *domain.ServiceDef, svcVer uint64, p domain.PaymentParams) (*calc.Calculator, error) {
 	k := fmt.Sprintf("%s@%d/%d", svc.ID, svcVer, p.Version)
+	calculators := calculatorsOf(tx)
 	calculators.Lock()
 	c := calculators.m[k]
 	calculators.Unlock()

@@ -426,3 +426,28 @@ func TestCorrectPaymentParamsRecalculatesAtOnce(t *testing.T) {
 		t.Fatalf("a commissioner corrected payment parameters: %v", err)
 	}
 }
+
+// Two stores in one process may hold the same service at the same record
+// version with different definitions: each calculates with its own.
+func TestCalculatorsAreNotSharedBetweenStores(t *testing.T) {
+	points := func(w *wf, upper int) string {
+		w.t.Helper()
+		w.join("QOFT", "A81001")
+		w.must(w.s.Update(w.u("admin"), func(tx *store.Tx) error {
+			def, ver, err := tx.ServiceVersion("QOFT")
+			if err != nil {
+				return err
+			}
+			def.Indicators[1].Upper = upper
+			return tx.PutService(def, ver)
+		}))
+		w.must(w.extract(w.qof, "A81001", 1, qofValues(200, 100, 60)...))
+		return w.decl(w.qof, "A81001").Points
+	}
+	if got := points(newWF(t), 9500); got != "7.27" {
+		t.Fatalf("first store: %s points, want 7.27", got)
+	}
+	if got := points(newWF(t), 7000); got != "13.33" {
+		t.Fatalf("second store: %s points, want 13.33 (the first store's calculator answered?)", got)
+	}
+}
