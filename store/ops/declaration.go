@@ -228,11 +228,15 @@ type decision struct {
 	verb     string
 	reason   string
 	deadline string
+	// current: the decision must rest on the figures the stored inputs
+	// give now (an approval); a declaration lagging behind them is brought
+	// up to date, which sends it back to the practice, and refused as stale.
+	current bool
 }
 
 var (
-	approveDecision = decision{action: domain.ActApprove, ev: domain.EvApprove, verb: "approve", deadline: DeadlineApproval}
-	financeDecision = decision{action: domain.ActFinanceApprove, ev: domain.EvFinanceApprove, verb: "finance-approve", deadline: DeadlineApproval}
+	approveDecision = decision{action: domain.ActApprove, ev: domain.EvApprove, verb: "approve", deadline: DeadlineApproval, current: true}
+	financeDecision = decision{action: domain.ActFinanceApprove, ev: domain.EvFinanceApprove, verb: "finance-approve", deadline: DeadlineApproval, current: true}
 )
 
 func returnDecision(reason string) decision {
@@ -240,8 +244,12 @@ func returnDecision(reason string) decision {
 }
 
 // refusal marks an error that refuses one decision without failing a bulk
-// transaction (nothing was written for it).
-type refusal struct{ error }
+// transaction. Nothing was written for it, unless keep: then the
+// declaration was brought up to date with its inputs, which must commit.
+type refusal struct {
+	error
+	keep bool
+}
 
 func (r refusal) Unwrap() error { return r.error }
 
@@ -250,14 +258,33 @@ func (r refusal) Unwrap() error { return r.error }
 func decide(tx *store.Tx, actor *domain.User, ref DeclRef, dc decision) (domain.State, error) {
 	c, d, err := loadDecision(tx, actor, dc.action, ref.Collection, ref.Practice, dc.deadline)
 	if err != nil {
-		return "", refusal{err}
+		return "", refusal{error: err}
 	}
 	if ref.Seen != "" && ref.Seen != d.DeclaredHash {
-		return d.State, refusal{&StaleError{Collection: c.Label(), Practice: ref.Practice, Reason: d.Reason}}
+		return d.State, refusal{error: &StaleError{Collection: c.Label(), Practice: ref.Practice, Reason: d.Reason}}
+	}
+	if dc.current && !isLocked(d.State) {
+		sc, err := loadService(tx, c.Service)
+		if err != nil {
+			return d.State, refusal{error: err}
+		}
+		f, err := figures(tx, c, sc, ref.Practice)
+		if err != nil {
+			return d.State, refusal{error: err}
+		}
+		if f.Hash != d.InputsHash {
+			if _, err := recalculate(tx, c, sc, ref.Practice, "recalculated when a "+dc.verb+" was attempted"); err != nil {
+				return "", err
+			}
+			if d, err = tx.Declaration(ref.Collection, ref.Practice); err != nil {
+				return "", err
+			}
+			return d.State, refusal{error: &StaleError{Collection: c.Label(), Practice: ref.Practice, Reason: d.Reason}, keep: true}
+		}
 	}
 	next, err := domain.DeclarationMachine.Fire(d.State, dc.ev)
 	if err != nil {
-		return d.State, refusal{fmt.Errorf("%s, %s: %w", c.Label(), ref.Practice, err)}
+		return d.State, refusal{error: fmt.Errorf("%s, %s: %w", c.Label(), ref.Practice, err)}
 	}
 	before := declSummary(d)
 	d.History = append(d.History, domain.Change{At: tx.Now(), By: actor.Name, Event: dc.ev, From: d.State, To: next, Reason: dc.reason})
@@ -276,14 +303,24 @@ func decide(tx *store.Tx, actor *domain.User, ref DeclRef, dc decision) (domain.
 }
 
 func decideOne(s *store.Store, actor *domain.User, ref DeclRef, dc decision) error {
-	return s.Update(actor, func(tx *store.Tx) error {
+	var kept error
+	err := s.Update(actor, func(tx *store.Tx) error {
+		kept = nil
 		_, err := decide(tx, actor, ref, dc)
 		var r refusal
 		if errors.As(err, &r) {
+			if r.keep {
+				kept = r.error
+				return nil
+			}
 			return r.error
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return kept
 }
 
 // Approve approves a declared declaration for the practice's commissioner.
@@ -316,7 +353,8 @@ type BulkResult struct {
 
 // Bulk decisions run in ONE transaction: each item is checked on its own
 // and either applied or refused with its reason (a refusal writes nothing
-// for that item and does not stop the others); the applied items commit
+// for that item, except bringing a lagging declaration up to date, and
+// does not stop the others); the applied items commit
 // together at one instant, with one fsync, and nobody sees half a bulk
 // approval. Only a storage failure fails the whole call.
 func bulk(s *store.Store, actor *domain.User, refs []DeclRef, dc decision) ([]BulkResult, error) {

@@ -119,14 +119,7 @@ func TestDeclareBringsALaggingDeclarationUpToDate(t *testing.T) {
 	d := w.decl(w.qof, "A81001")
 	// The service definition changes behind the declaration's back (a
 	// thresholds fix stored without recalculation).
-	w.must(w.s.Update(w.u("admin"), func(tx *store.Tx) error {
-		def, ver, err := tx.ServiceVersion("QOFT")
-		if err != nil {
-			return err
-		}
-		def.Indicators[1].Upper = 7000
-		return tx.PutService(def, ver)
-	}))
+	w.changeThresholdsBehindTheDeclarations(7000)
 	err := Declare(w.s, w.u("ann"), w.qof.ID, "A81001", d.InputsHash)
 	wantErr(t, err, ErrStale)
 	now := w.decl(w.qof, "A81001")
@@ -390,5 +383,47 @@ func TestViewDeclarationHidesMoneyWithoutFinanceView(t *testing.T) {
 	var den *domain.Denied
 	if !errors.As(err, &den) {
 		t.Fatalf("bob viewed A81001: %v", err)
+	}
+}
+
+// changeThresholdsBehindTheDeclarations stores a thresholds fix without
+// recalculating (as a rule-set update does), so stored declarations lag.
+func (w *wf) changeThresholdsBehindTheDeclarations(upper int) {
+	w.t.Helper()
+	w.must(w.s.Update(w.u("admin"), func(tx *store.Tx) error {
+		def, ver, err := tx.ServiceVersion("QOFT")
+		if err != nil {
+			return err
+		}
+		def.Indicators[1].Upper = upper
+		return tx.PutService(def, ver)
+	}))
+}
+
+// An approver (or finance) never approves figures that are no longer what
+// the inputs give: the declaration is brought up to date, sent back to the
+// practice with the reason, and the decision refused as stale.
+func TestApprovalOfALaggingDeclarationIsRefusedAndItGoesBack(t *testing.T) {
+	w := newWF(t)
+	d := w.declared()
+	w.changeThresholdsBehindTheDeclarations(9500)
+	wantErr(t, Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash), ErrStale)
+	now := w.decl(w.qof, "A81001")
+	if now.State != domain.DeclCalculated || now.InputsHash == d.InputsHash || !strings.Contains(now.Reason, "data changed after declaration") {
+		t.Fatalf("the lagging declaration was not sent back up to date: %+v", now)
+	}
+
+	// Approved, then the figures lag: finance is refused the same way, in bulk too.
+	w.must(Declare(w.s, w.u("ann"), w.qof.ID, "A81001", now.InputsHash))
+	now = w.decl(w.qof, "A81001")
+	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", now.DeclaredHash))
+	w.changeThresholdsBehindTheDeclarations(9800)
+	res, err := FinanceApproveMany(w.s, w.u("fin"), []DeclRef{{Collection: w.qof.ID, Practice: "A81001", Seen: now.DeclaredHash}})
+	w.must(err)
+	if len(res) != 1 || !errors.Is(res[0].Err, ErrStale) {
+		t.Fatalf("finance approval of lagging figures: %+v", res)
+	}
+	if got := w.decl(w.qof, "A81001"); got.State != domain.DeclCalculated || got.InputsHash == now.InputsHash {
+		t.Fatalf("after a refused finance approval the declaration is %+v", got)
 	}
 }

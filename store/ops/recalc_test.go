@@ -433,14 +433,7 @@ func TestCalculatorsAreNotSharedBetweenStores(t *testing.T) {
 	points := func(w *wf, upper int) string {
 		w.t.Helper()
 		w.join("QOFT", "A81001")
-		w.must(w.s.Update(w.u("admin"), func(tx *store.Tx) error {
-			def, ver, err := tx.ServiceVersion("QOFT")
-			if err != nil {
-				return err
-			}
-			def.Indicators[1].Upper = upper
-			return tx.PutService(def, ver)
-		}))
+		w.changeThresholdsBehindTheDeclarations(upper)
 		w.must(w.extract(w.qof, "A81001", 1, qofValues(200, 100, 60)...))
 		return w.decl(w.qof, "A81001").Points
 	}
