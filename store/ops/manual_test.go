@@ -193,3 +193,33 @@ func TestManualEntryRefusedForOthers(t *testing.T) {
 	_, err := SaveManual(w.s, w.u("bob"), w.qof.ID, "A81002", v, false, 0)
 	wantErr(t, err, ErrNotParticipating)
 }
+
+// A practice whose extract failed declares keyed-in values; an
+// administrator then retries its extraction. Until the retry produces a
+// result the keyed-in values are still the practice's figures: the
+// declaration does not lag, and the commissioner can approve it.
+func TestKeyedInFiguresStandWhileARetryIsQueued(t *testing.T) {
+	w := newWF(t)
+	w.join("QOFT", "A81001")
+	w.setJob(w.qof, "A81001", domain.JobFailed)
+	vals := map[domain.FieldKey]string{key("QI1", "REGISTER"): "5", key("REG1", "REGISTER"): "200", key("ACH1", "REGISTER"): "200",
+		key("ACH1", "DENOMINATOR"): "100", key("ACH1", "NUMERATOR"): "60"}
+	_, err := SaveManual(w.s, w.u("ann"), w.qof.ID, "A81001", vals, true, 0)
+	w.must(err)
+	d := w.decl(w.qof, "A81001")
+	w.must(Declare(w.s, w.u("ann"), w.qof.ID, "A81001", d.InputsHash))
+	for _, st := range []domain.JobState{domain.JobQueued, domain.JobRunning} {
+		w.setJob(w.qof, "A81001", st)
+		w.must(w.s.View(func(tx *store.Tx) error {
+			f, err := CurrentFigures(tx, w.qof, "A81001")
+			if err != nil {
+				return err
+			}
+			if f.Hash != d.InputsHash || PointsText(f.Result) != "20.00" {
+				t.Fatalf("job %s: the figures became %s points (values %v); the keyed-in ones were dropped", st, PointsText(f.Result), f.Values)
+			}
+			return nil
+		}))
+	}
+	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", w.decl(w.qof, "A81001").DeclaredHash))
+}

@@ -230,9 +230,10 @@ func listSizeDate(svc *domain.ServiceDef, p domain.PaymentParams, coll *domain.C
 
 // mergedInputs are the extract values overridden by submitted manual values:
 // always for the fields the service marks manual, and for automatic fields
-// only while the practice's extract has failed (once a re-run succeeds, the
-// extract is the source again; the typed values stay on record). The
-// values come back sorted by indicator, then field.
+// while the practice's extract has failed or no extract result exists yet
+// (a retry in progress leaves the typed values standing; once a re-run
+// succeeds, the extract is the source again; the typed values stay on
+// record). The values come back sorted by indicator, then field.
 func mergedInputs(tx *store.Tx, coll *domain.Collection, svc *domain.ServiceDef, practice string) (vals []domain.FieldValue, hasExtract, manualUsed bool, err error) {
 	res, err := tx.Result(coll.ID, practice)
 	switch {
@@ -247,9 +248,11 @@ func mergedInputs(tx *store.Tx, coll *domain.Collection, svc *domain.ServiceDef,
 		return nil, false, false, err
 	}
 	if me.State == domain.ManualSubmitted && len(me.Values) > 0 {
-		failed, err := extractFailed(tx, coll.ID, practice)
-		if err != nil {
-			return nil, false, false, err
+		failed := !hasExtract
+		if !failed {
+			if failed, err = extractFailed(tx, coll.ID, practice); err != nil {
+				return nil, false, false, err
+			}
 		}
 		manual := manualFields(svc)
 		at := make(map[domain.FieldKey]int, len(vals))
