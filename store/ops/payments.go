@@ -64,6 +64,11 @@ func RunPayments(s *store.Store, actor *domain.User, period string) (*PaymentRun
 		if err := domain.Authorize(actor, domain.ActRunPayments, domain.TargetNational()); err != nil {
 			return err
 		}
+		// A run for a month that has not begun would pay aspiration
+		// months and due declarations early.
+		if today := LondonDate(tx.Now()); today < p.First() {
+			return fmt.Errorf("payment period %s has not begun (today is %s in England): a run pays what is due in or before its period", p, today)
+		}
 		lines, err := payable(tx, p)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"gpcollections/domain"
 	"gpcollections/store"
@@ -43,6 +44,7 @@ func payFixture(t *testing.T) *wf {
 
 func (w *wf) run(period string) *PaymentRunResult {
 	w.t.Helper()
+	w.reach(period)
 	r, err := RunPayments(w.s, w.u("admin"), period)
 	w.must(err)
 	return r
@@ -172,6 +174,7 @@ func TestPaymentRunInterruptedHalfWayPaysNothingThenEverything(t *testing.T) {
 		}
 		return nil
 	}
+	w.reach("2026-06")
 	_, err := RunPayments(w.s, w.u("admin"), "2026-06")
 	wantErr(t, err, nil, "power cut")
 	if n := len(w.paidItems()); n != 0 {
@@ -325,5 +328,28 @@ func TestNoAspirationAfterTheYearsAchievementWasPaid(t *testing.T) {
 	}))
 	if r := w.run("2026-07"); len(r.Run.Lines) != 0 {
 		t.Fatalf("July 2026 paid %d aspiration lines against a year already paid: %+v", len(r.Run.Lines), r.Run.Lines)
+	}
+}
+
+// reach moves the clock to the first morning of a payment period when it is
+// still before it: a run may not pay a month that has not begun.
+func (w *wf) reach(period string) {
+	w.t.Helper()
+	p, err := domain.ParsePeriod(period)
+	w.must(err)
+	y, m, d := p.First().Civil()
+	if first := time.Date(y, m, d, 9, 0, 0, 0, london); w.clock.now().Before(first) {
+		w.clock.set(first)
+	}
+}
+
+func TestPaymentRunForAMonthNotBegunIsRefused(t *testing.T) {
+	w := newWF(t)
+	_, err := RunPayments(w.s, w.u("admin"), "2026-05")
+	if err == nil || !strings.Contains(err.Error(), "payment period 2026-05 has not begun (today is 2026-04-10 in England)") {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(w.paidItems()); n != 0 {
+		t.Fatalf("a refused run paid %d items", n)
 	}
 }

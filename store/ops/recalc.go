@@ -534,10 +534,15 @@ func RecalculateServiceTx(tx *store.Tx, serviceID, reason string) (RecalcSummary
 	return sum, nil
 }
 
-func lockedRefusal(serviceID string, sum RecalcSummary, what string) error {
-	return fmt.Errorf("%s refused: %v, and %d declaration(s) of %s would change: %s; give a correction an effective date after their achievement dates",
-		what, ErrLocked, len(sum.Locked), serviceID, strings.Join(sum.Locked, ", "))
+func lockedRefusal(serviceID string, sum RecalcSummary, what, hint string) error {
+	return fmt.Errorf("%s refused: %w, and %d declaration(s) of %s would change: %s; %s",
+		what, ErrLocked, len(sum.Locked), serviceID, strings.Join(sum.Locked, ", "), hint)
 }
+
+// correctionHint is what to do about a parameter change that would move a
+// financially approved figure.
+const correctionHint = "give a correction an effective date after their achievement dates"
+
 
 // RecalculateService recalculates a whole service now (after a correction
 // to its definition). It is refused, changing nothing, if any financially
@@ -556,7 +561,7 @@ func RecalculateService(s *store.Store, actor *domain.User, serviceID, reason st
 			return err
 		}
 		if len(sum.Locked) > 0 {
-			return lockedRefusal(serviceID, sum, "recalculation of "+serviceID)
+			return lockedRefusal(serviceID, sum, "recalculation of "+serviceID, correctionHint)
 		}
 		return tx.Audit("service.recalculate", "service "+serviceID, domain.NationalCode, "",
 			fmt.Sprintf("%d changed, %d unchanged: %s", sum.Changed, sum.Unchanged, reason))
@@ -600,7 +605,7 @@ func CorrectPaymentParams(s *store.Store, actor *domain.User, serviceID string, 
 			return err
 		}
 		if len(sum.Locked) > 0 {
-			return lockedRefusal(serviceID, sum, fmt.Sprintf("correction of %s", serviceID))
+			return lockedRefusal(serviceID, sum, fmt.Sprintf("correction of %s", serviceID), correctionHint)
 		}
 		return nil
 	})

@@ -12,7 +12,8 @@ import (
 // InstallService stores a service definition (from a rule set) or, when it
 // is already installed, replaces its indicators and rule-set hash while
 // keeping every payment-parameter version the store already holds, so a
-// correction made by an administrator survives a rule-set update.
+// correction made by an administrator survives a rule-set update. An update
+// recalculates the service's open declarations in the same transaction.
 func InstallService(s *store.Store, actor *domain.User, def *domain.ServiceDef) (installed bool, err error) {
 	err = s.Update(actor, func(tx *store.Tx) error {
 		if err := domain.Authorize(actor, domain.ActManageServices, domain.TargetNational()); err != nil {
@@ -32,7 +33,21 @@ func InstallService(s *store.Store, actor *domain.User, def *domain.ServiceDef) 
 		next := *def
 		next.Payment = mergeParams(cur.Payment, def.Payment)
 		installed = true
-		return tx.PutService(&next, ver)
+		if err := tx.PutService(&next, ver); err != nil {
+			return err
+		}
+		// New rules or indicator figures change what open declarations are
+		// worth: recalculate them now, sending declared ones back with the
+		// reason; a financially approved figure that would move refuses
+		// the update.
+		sum, err := RecalculateServiceTx(tx, def.ID, fmt.Sprintf("service definition updated (rules %.12s)", def.RuleSetHash))
+		if err != nil {
+			return err
+		}
+		if len(sum.Locked) > 0 {
+			return lockedRefusal(def.ID, sum, "updating "+def.ID, "ship changed rules for a paid year as a new service instead")
+		}
+		return nil
 	})
 	return installed, err
 }

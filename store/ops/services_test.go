@@ -1,8 +1,10 @@
 package ops
 
 import (
+	"strings"
 	"testing"
 
+	"gpcollections/domain"
 	"gpcollections/store"
 )
 
@@ -55,5 +57,34 @@ func TestInstallServiceKeepsParameterCorrections(t *testing.T) {
 	svcs, err := Services(w.s, w.u("req"))
 	if err != nil || len(svcs) != n {
 		t.Fatalf("service information for a requester: %d of %d, %v", len(svcs), n, err)
+	}
+}
+
+// A rule-set update that changes what a declaration is worth sends it back
+// to awaiting declaration with the reason; after financial approval the
+// update is refused.
+func TestServiceUpdateRecalculatesDeclarations(t *testing.T) {
+	w := newWF(t)
+	d := w.declared()
+	def := qofService()
+	def.RuleSetHash = "rules-v2"
+	def.Indicators[1].Points = 30 // ACH1 worth more
+	if _, err := InstallService(w.s, w.u("admin"), def); err != nil {
+		t.Fatal(err)
+	}
+	after := w.decl(w.qof, "A81001")
+	if after.State != domain.DeclCalculated || !strings.Contains(after.Reason, "service definition updated") || after.Amount <= d.Amount {
+		t.Fatalf("after the update: %s %q %s (was %s)", after.State, after.Reason, after.Amount, d.Amount)
+	}
+
+	w2 := newWF(t)
+	w2.financiallyApproved()
+	def2 := qofService()
+	def2.RuleSetHash = "rules-v2"
+	def2.Indicators[1].Points = 30
+	_, err := InstallService(w2.s, w2.u("admin"), def2)
+	wantErr(t, err, ErrLocked)
+	if got, _ := Service(w2.s, w2.u("admin"), "QOFT"); got.RuleSetHash == "rules-v2" {
+		t.Fatal("a refused update was stored")
 	}
 }
