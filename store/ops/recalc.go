@@ -543,7 +543,6 @@ func lockedRefusal(serviceID string, sum RecalcSummary, what, hint string) error
 // financially approved figure.
 const correctionHint = "give a correction an effective date after their achievement dates"
 
-
 // RecalculateService recalculates a whole service now (after a correction
 // to its definition). It is refused, changing nothing, if any financially
 // approved or paid declaration would change.
