@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"gpcollections/domain"
-	"gpcollections/store/ops"
 	"gpcollections/store/scheduler"
 	"gpcollections/store/scheduler/collbench"
 )
@@ -95,37 +94,26 @@ visible.
 retry (paused collections aside): run what is due, then stop.` + inUseNote,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			actor, err := ops.Actor(s, c.As)
-			if err != nil {
-				return fmt.Errorf("acting user: %w (choose one with --as)", err)
-			}
-			// Running the scheduler is controlling extraction.
-			if err := domain.Authorize(actor, domain.ActControlExtraction, domain.TargetNational()); err != nil {
-				return err
-			}
-			cfg := schedulerConfig(c)
-			sched := scheduler.New(s, cfg)
-			events, unsubscribe := sched.Subscribe()
-			defer unsubscribe()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			if err := sched.Start(); err != nil {
-				return err
-			}
-			defer sched.Stop()
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s scheduler started on %s: %d workers, %d attempts per practice, first retry after %s\n",
-				time.Now().UTC().Format(time.RFC3339), s.Path(), cfg.Workers, cfg.MaxAttempts, cfg.Backoff)
-			return followEvents(ctx, out, sched, events, untilDone, progress)
+			return withSession(cmd, func(ss *session) error {
+				// Running the scheduler is controlling extraction.
+				if err := domain.Authorize(ss.actor, domain.ActControlExtraction, domain.TargetNational()); err != nil {
+					return err
+				}
+				cfg := schedulerConfig(ss.cfg)
+				sched := scheduler.New(ss.store, cfg)
+				events, unsubscribe := sched.Subscribe()
+				defer unsubscribe()
+				ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
+				if err := sched.Start(); err != nil {
+					return err
+				}
+				defer sched.Stop()
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "%s scheduler started on %s: %d workers, %d attempts per practice, first retry after %s\n",
+					time.Now().UTC().Format(time.RFC3339), ss.store.Path(), cfg.Workers, cfg.MaxAttempts, cfg.Backoff)
+				return followEvents(ctx, out, sched, events, untilDone, progress)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once nothing is running or waiting for a retry")
