@@ -4,8 +4,9 @@
 package clinical
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 
 	"gpcollections/domain"
 )
@@ -99,11 +100,11 @@ type Patient struct {
 
 // SortEvents orders events by date then Seq: the one tie-break rule.
 func SortEvents(ev []Event) {
-	sort.SliceStable(ev, func(i, j int) bool {
-		if ev[i].Date != ev[j].Date {
-			return ev[i].Date < ev[j].Date
+	slices.SortStableFunc(ev, func(a, b Event) int {
+		if c := cmp.Compare(a.Date, b.Date); c != 0 {
+			return c
 		}
-		return ev[i].Seq < ev[j].Seq
+		return cmp.Compare(a.Seq, b.Seq)
 	})
 }
 
@@ -168,11 +169,21 @@ type Builder struct {
 	b     Batch
 	index map[Code]uint32
 	units map[string]uint16
+	sort  []Event // scratch for sorting one patient's events
 }
 
 // NewBuilder starts a batch for one practice.
 func NewBuilder(practice string) *Builder {
 	return &Builder{b: Batch{Practice: practice}, index: map[Code]uint32{}, units: map[string]uint16{}}
+}
+
+// Grow reserves room for this many more patients, events and
+// registrations, so that a caller who knows the sizes builds the batch
+// without regrowing (and briefly doubling) its arrays.
+func (bl *Builder) Grow(patients, events, regs int) {
+	bl.b.Patients = slices.Grow(bl.b.Patients, patients)
+	bl.b.Events = slices.Grow(bl.b.Events, events)
+	bl.b.Regs = slices.Grow(bl.b.Regs, regs)
 }
 
 // Add appends a patient; its events are sorted by date then Seq here, so
@@ -184,7 +195,8 @@ func (bl *Builder) Add(p Patient) error {
 	if !p.Birth.Valid() {
 		return fmt.Errorf("patient %s: no birth date", p.ID)
 	}
-	ev := append([]Event(nil), p.Events...)
+	bl.sort = append(bl.sort[:0], p.Events...)
+	ev := bl.sort
 	SortEvents(ev)
 	row := PatientRow{
 		ID: p.ID, NHSNumber: p.NHSNumber, Birth: p.Birth, Death: p.Death, Sex: p.Sex,
@@ -214,6 +226,6 @@ func (bl *Builder) Add(p Patient) error {
 // Build returns the batch; the builder must not be used afterwards.
 func (bl *Builder) Build() *Batch {
 	b := bl.b
-	bl.b = Batch{}
+	bl.b, bl.sort = Batch{}, nil
 	return &b
 }

@@ -65,7 +65,7 @@ type Stats struct {
 const MaxErrors = 20
 
 const (
-	chunkSize = 1 << 20
+	chunkSize = 512 << 10
 	maxLine   = 64 << 20
 	maxID     = 64 // FHIR ids are at most 64 characters
 )
@@ -75,7 +75,10 @@ const (
 // (resource id, resource type), so that same-day ties break the same way
 // whatever the order of the files.
 func Read(open Opener, opt Options) (*clinical.Batch, Stats, error) {
-	rd := &reader{opt: opt, patIndex: map[string]uint32{}, unitIdx: map[string]uint16{}}
+	nw := runtime.GOMAXPROCS(0)
+	rd := &reader{opt: opt, patIndex: map[string]uint32{}, unitIdx: map[string]uint16{},
+		evs: make([][]rawEvent, len(ResourceTypes)), ids: make([][]byte, len(ResourceTypes)),
+		bufs: make(chan []byte, nw+6), outs: make(chan chunkOut, nw+6)}
 	for t := range ResourceTypes {
 		if err := rd.file(open, t); err != nil {
 			return nil, rd.st, err
@@ -124,11 +127,19 @@ type reader struct {
 	st       Stats
 	pats     []rawPatient
 	patIndex map[string]uint32 // read-only while event files are parsed
-	evs      []rawEvent
-	regs     []rawReg
-	ids      []byte // arena of event and registration ids
-	units    []string
-	unitIdx  map[string]uint16
+	// evs and ids are kept per resource type (file), each grown once to
+	// its file's size: one array for all files would be regrown, and
+	// copied, at every file.
+	evs     [][]rawEvent // by resource type
+	ids     [][]byte     // arena of event and registration ids, by resource type
+	regs    []rawReg
+	units   []string
+	unitIdx map[string]uint16
+	// bufs and outs hold read buffers and emptied chunk results for reuse
+	// across chunks and files: the import's garbage, and so its peak heap,
+	// stays a few chunks' worth whatever the size of the source.
+	bufs chan []byte
+	outs chan chunkOut
 }
 
 // chunk is a run of whole lines of one file, parsed by one worker.
@@ -167,7 +178,12 @@ func (rd *reader) file(open Opener, t int) error {
 	work := make(chan *chunk, nw)
 	order := make(chan *chunk, nw+2)
 	quit := make(chan struct{})
-	free := make(chan []byte, nw+6)
+	size := int64(-1)
+	if st, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
 	var wg sync.WaitGroup
 	var splitErr error
 	var nbytes int64
@@ -176,7 +192,7 @@ func (rd *reader) file(open Opener, t int) error {
 		defer wg.Done()
 		defer close(work)
 		defer close(order)
-		nbytes, splitErr = split(rc, name, work, order, quit, free)
+		nbytes, splitErr = split(rc, name, work, order, quit, rd.bufs)
 	}()
 	for range nw {
 		wg.Add(1)
@@ -190,18 +206,19 @@ func (rd *reader) file(open Opener, t int) error {
 		}()
 	}
 	var mergeErr error
+	first := true
 	for c := range order {
 		<-c.done
 		if mergeErr == nil {
+			if first && size > 0 {
+				rd.reserve(t, &c.out, len(c.data), size)
+				first = false
+			}
 			if mergeErr = rd.merge(t, name, &c.out); mergeErr != nil {
 				close(quit)
 			}
 		}
-		c.out = chunkOut{}
-		select {
-		case free <- c.buf:
-		default:
-		}
+		rd.recycle(c)
 	}
 	wg.Wait()
 	rc.Close() // read-only: a close error cannot lose data
@@ -311,8 +328,8 @@ func (rd *reader) merge(t int, name string, o *chunkOut) error {
 	if err := rd.noteErrors(errs); err != nil {
 		return err
 	}
-	base := uint32(len(rd.ids))
-	rd.ids = append(rd.ids, o.ids...)
+	base := uint32(len(rd.ids[t]))
+	rd.ids[t] = append(rd.ids[t], o.ids...)
 	remap := make([]uint16, len(o.units)+1)
 	for i, u := range o.units {
 		g, ok := rd.unitIdx[u]
@@ -331,12 +348,41 @@ func (rd *reader) merge(t int, name string, o *chunkOut) error {
 		e.idOff += base
 		e.unit = remap[e.unit]
 	}
-	rd.evs = append(rd.evs, o.evs...)
+	rd.evs[t] = append(rd.evs[t], o.evs...)
 	for i := range o.regs {
 		o.regs[i].idOff += base
 	}
 	rd.regs = append(rd.regs, o.regs...)
 	return nil
+}
+
+// reserve grows the import's arrays once, to what the whole file will
+// need at the rate of its first chunk (n bytes of a size-byte file), so
+// that they are not regrown by doubling within the file: regrowth holds the
+// old and the new array at once and leaves the old one as garbage.
+func (rd *reader) reserve(t int, o *chunkOut, n int, size int64) {
+	if n <= 0 {
+		return
+	}
+	scale := func(k int) int { return int(float64(k) * float64(size) / float64(n) * 1.05) }
+	rd.evs[t] = slices.Grow(rd.evs[t], scale(len(o.evs)))
+	rd.regs = slices.Grow(rd.regs, scale(len(o.regs)))
+	rd.ids[t] = slices.Grow(rd.ids[t], scale(len(o.ids)))
+}
+
+// recycle hands a merged chunk's read buffer and result slices back for
+// the next chunk.
+func (rd *reader) recycle(c *chunk) {
+	o := chunkOut{pats: c.out.pats[:0], evs: c.out.evs[:0], regs: c.out.regs[:0], ids: c.out.ids[:0]}
+	c.out = chunkOut{}
+	select {
+	case rd.outs <- o:
+	default:
+	}
+	select {
+	case rd.bufs <- c.buf:
+	default:
+	}
 }
 
 // noteErrors records bad lines; in strict mode the first one is the error.
@@ -364,21 +410,34 @@ func (rd *reader) sortPatients() {
 // order, drops duplicate resource ids and fills a Batch.
 func (rd *reader) build() (*clinical.Batch, error) {
 	np := len(rd.pats)
-	evs := groupBy(rd.evs, np, func(e *rawEvent) uint32 { return e.pat })
-	rd.evs = nil
+	var groups []grouped[rawEvent]
+	total := 0
+	for t, evs := range rd.evs {
+		if len(evs) > 0 {
+			groups = append(groups, groupBy(evs, np, func(e *rawEvent) uint32 { return e.pat }))
+			total += len(evs)
+		}
+		rd.evs[t] = nil
+	}
 	regs := groupBy(rd.regs, np, func(r *rawReg) uint32 { return r.pat })
 	rd.regs = nil
-	id := func(off, n uint32) []byte { return rd.ids[off : off+n] }
+	evID := func(e *rawEvent) []byte { return rd.ids[e.typ][e.idOff : e.idOff+e.idLen] }
+	regID := func(r *rawReg) []byte { return rd.ids[tEpisode][r.idOff : r.idOff+r.idLen] }
 
 	bl := clinical.NewBuilder(rd.opt.Practice)
+	bl.Grow(np, total, len(regs.items))
+	var pe []rawEvent // one patient's events from every file
 	var events []clinical.Event
 	var regList []clinical.Registration
 	var dupErrs []LineError
 	for i := range rd.pats {
 		p := &rd.pats[i]
-		pe := evs.of(i)
+		pe = pe[:0]
+		for _, g := range groups {
+			pe = append(pe, g.of(i)...)
+		}
 		slices.SortFunc(pe, func(a, b rawEvent) int {
-			if c := bytes.Compare(id(a.idOff, a.idLen), id(b.idOff, b.idLen)); c != 0 {
+			if c := bytes.Compare(evID(&a), evID(&b)); c != 0 {
 				return c
 			}
 			if c := cmp.Compare(a.typ, b.typ); c != 0 {
@@ -389,8 +448,8 @@ func (rd *reader) build() (*clinical.Batch, error) {
 		events = events[:0]
 		for j := range pe {
 			e := &pe[j]
-			if j > 0 && pe[j-1].typ == e.typ && bytes.Equal(id(pe[j-1].idOff, pe[j-1].idLen), id(e.idOff, e.idLen)) {
-				dupErrs = append(dupErrs, dupError(ResourceTypes[e.typ], string(id(e.idOff, e.idLen)), e.line, pe[j-1].line))
+			if j > 0 && pe[j-1].typ == e.typ && bytes.Equal(evID(&pe[j-1]), evID(e)) {
+				dupErrs = append(dupErrs, dupError(ResourceTypes[e.typ], string(evID(e)), e.line, pe[j-1].line))
 				continue
 			}
 			var unit string
@@ -402,7 +461,7 @@ func (rd *reader) build() (*clinical.Batch, error) {
 		}
 		pr := regs.of(i)
 		slices.SortFunc(pr, func(a, b rawReg) int {
-			if c := bytes.Compare(id(a.idOff, a.idLen), id(b.idOff, b.idLen)); c != 0 {
+			if c := bytes.Compare(regID(&a), regID(&b)); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.line, b.line)
@@ -410,8 +469,8 @@ func (rd *reader) build() (*clinical.Batch, error) {
 		regList = regList[:0]
 		for j := range pr {
 			r := &pr[j]
-			if j > 0 && bytes.Equal(id(pr[j-1].idOff, pr[j-1].idLen), id(r.idOff, r.idLen)) {
-				dupErrs = append(dupErrs, dupError("EpisodeOfCare", string(id(r.idOff, r.idLen)), r.line, pr[j-1].line))
+			if j > 0 && bytes.Equal(regID(&pr[j-1]), regID(r)) {
+				dupErrs = append(dupErrs, dupError("EpisodeOfCare", string(regID(r)), r.line, pr[j-1].line))
 				continue
 			}
 			regList = append(regList, r.reg)
@@ -445,7 +504,10 @@ type grouped[T any] struct {
 
 func (g grouped[T]) of(i int) []T { return g.items[g.start[i]:g.start[i+1]] }
 
-// groupBy is a stable counting sort by patient index.
+// groupBy groups items by patient index in place (a counting sort that
+// swaps each item into its bucket), so no second copy of the import's
+// largest array is made. It is not stable: callers sort each group by a
+// total order afterwards.
 func groupBy[T any](items []T, n int, key func(*T) uint32) grouped[T] {
 	start := make([]uint32, n+1)
 	for i := range items {
@@ -454,14 +516,21 @@ func groupBy[T any](items []T, n int, key func(*T) uint32) grouped[T] {
 	for i := 1; i <= n; i++ {
 		start[i] += start[i-1]
 	}
-	out := make([]T, len(items))
-	pos := append([]uint32(nil), start[:n]...)
-	for i := range items {
-		k := key(&items[i])
-		out[pos[k]] = items[i]
-		pos[k]++
+	next := append([]uint32(nil), start[:n]...)
+	for b := range n {
+		for end := start[b+1]; next[b] < end; {
+			i := next[b]
+			k := key(&items[i])
+			if int(k) == b {
+				next[b]++
+				continue
+			}
+			j := next[k]
+			next[k]++
+			items[i], items[j] = items[j], items[i]
+		}
 	}
-	return grouped[T]{items: out, start: start}
+	return grouped[T]{items: items, start: start}
 }
 
 // regOrder is the order of a patient's registrations: by start, then end

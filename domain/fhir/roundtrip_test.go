@@ -2,12 +2,15 @@ package fhir
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gpcollections/domain"
 	"gpcollections/domain/clinical"
@@ -162,6 +165,89 @@ func TestWriterRefusesWhatReadCouldNotGiveBack(t *testing.T) {
 		}
 		if buf.Len() != 0 {
 			t.Errorf("%s: wrote %q", name, buf.String())
+		}
+	}
+}
+
+// sizedFile is an in-memory file that reports its size, as *os.File does,
+// so that Read reserves its arrays from the first chunk's density.
+type sizedFile struct {
+	*bytes.Reader
+	n int64
+}
+
+func (f sizedFile) Close() error               { return nil }
+func (f sizedFile) Stat() (fs.FileInfo, error) { return sizedInfo(f.n), nil }
+
+type sizedInfo int64
+
+func (s sizedInfo) Name() string       { return "x.ndjson" }
+func (s sizedInfo) Size() int64        { return int64(s) }
+func (s sizedInfo) Mode() fs.FileMode  { return 0o644 }
+func (s sizedInfo) ModTime() time.Time { return time.Time{} }
+func (s sizedInfo) IsDir() bool        { return false }
+func (s sizedInfo) Sys() any           { return nil }
+
+// The reservation made from a file's size is only a capacity hint: a source
+// read with sizes (several chunks per file, dense and sparse files) gives
+// exactly the batch read without them, and the generated patients back.
+func TestSizedFilesReadTheSame(t *testing.T) {
+	pats := fixturePatients(3000, 40, 7)
+	src := writeSource(t, pats)
+	if len(src["Condition"]) < 3*chunkSize {
+		t.Fatalf("fixture too small to span chunks: %d bytes", len(src["Condition"]))
+	}
+	sized := func(rt string) (io.ReadCloser, error) {
+		b, ok := src[rt]
+		if !ok {
+			return nil, fmt.Errorf("open %s.ndjson: %w", rt, fs.ErrNotExist)
+		}
+		return sizedFile{bytes.NewReader(b), int64(len(b))}, nil
+	}
+	got, st, err := Read(sized, Options{Practice: "A81001", Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := readSource(t, src, Options{Practice: "A81001", Strict: true})
+	if !reflect.DeepEqual(got, plain) {
+		t.Fatal("reading with file sizes changed the batch")
+	}
+	if want := expectBatch(t, "A81001", pats); !reflect.DeepEqual(got, want) {
+		t.Fatal("generated patients do not round-trip when sizes are known")
+	}
+	if st.Patients != 3000 || st.Bad != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// groupBy puts every item in its key's group, whatever the input order.
+func TestGroupByInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		n := 1 + rng.IntN(20)
+		items := make([][2]uint32, rng.IntN(300))
+		for i := range items {
+			items[i] = [2]uint32{uint32(rng.IntN(n)), uint32(i)}
+		}
+		orig := slices.Clone(items)
+		g := groupBy(items, n, func(x *[2]uint32) uint32 { return x[0] })
+		var seen []uint32
+		for k := range n {
+			for _, x := range g.of(k) {
+				if x[0] != uint32(k) {
+					t.Fatalf("round %d: item %v in group %d", round, x, k)
+				}
+				seen = append(seen, x[1])
+			}
+		}
+		slices.Sort(seen)
+		for i, x := range seen {
+			if x != uint32(i) || orig[i][1] != uint32(i) {
+				t.Fatalf("round %d: items lost or repeated", round)
+			}
+		}
+		if len(seen) != len(orig) {
+			t.Fatalf("round %d: %d items grouped, %d given", round, len(seen), len(orig))
 		}
 	}
 }

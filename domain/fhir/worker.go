@@ -23,6 +23,10 @@ type worker struct {
 
 func (w *worker) chunk(c *chunk) {
 	clear(w.units)
+	select {
+	case c.out = <-w.rd.outs: // emptied slices of a merged chunk
+	default:
+	}
 	o := &c.out
 	data, ln := c.data, c.line
 	for len(data) > 0 {
