@@ -126,6 +126,15 @@ func loadRules(dir, service string) (*rules.RuleSet, error) {
 	return rs, nil
 }
 
+// warnEmptyClusters says which clusters the rules use have no codes in the
+// loaded cluster file (the shipped file is a sample): the rules stay valid,
+// but the counts that depend on them will be 0 until the release is loaded.
+func warnEmptyClusters(w io.Writer, rs *rules.RuleSet) {
+	for _, e := range rs.EmptyClusters() {
+		fmt.Fprintf(w, "warning: %s\n", e)
+	}
+}
+
 func extractCmd() *cobra.Command {
 	var source, service, date, format, explain, practice, rulesDir string
 	var strict bool
@@ -153,6 +162,7 @@ func extractCmd() *cobra.Command {
 				return err
 			}
 			reportBad(cmd.ErrOrStderr(), stats)
+			warnEmptyClusters(cmd.ErrOrStderr(), rs)
 			if explain != "" {
 				txt, err := rs.Explain(b, ach, explain)
 				if err != nil {
@@ -254,6 +264,7 @@ func rulesCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: service %s, %d registers, %d achievement, %d count, %d manual indicators, %d fields, %d clusters; sha256 %s\n",
 				args[0], rs.Service.ID, regs, ach, counts, manual, len(rs.Fields), len(rs.Clusters.Names()), rs.Hash)
+			warnEmptyClusters(cmd.OutOrStdout(), rs)
 			return nil
 		},
 	})
