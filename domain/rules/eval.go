@@ -293,6 +293,19 @@ type fstate struct {
 	v1    float32
 	v2    float32
 	code  uint32
+	vals  uint8 // valueBits: which of v1, v2 the event(s) recorded
+}
+
+// valueBits says which values an event carries: bit 0 V1, bit 1 V2. A
+// value the source did not record is absent, never 0.
+func valueBits(nval uint8) uint8 {
+	switch {
+	case nval >= 2:
+		return 3
+	case nval == 1:
+		return 1
+	}
+	return 0
 }
 
 type worker struct {
@@ -370,20 +383,23 @@ func (w *worker) patient(i int) {
 			s := &w.f[fid]
 			f := &fields[fid]
 			if s.gen != gen {
-				*s = fstate{gen: gen, date: day, last: day, count: 1, v1: e.V1, v2: e.V2, code: e.Code}
+				*s = fstate{gen: gen, date: day, last: day, count: 1, v1: e.V1, v2: e.V2, code: e.Code, vals: valueBits(e.NVal)}
 				continue
 			}
 			switch f.kind {
 			case FieldLast:
 				if f.lowest && day == s.date {
-					if e.V1 < s.v1 {
+					// the lowest of each value among the readings that have it
+					vb := valueBits(e.NVal)
+					if vb&1 != 0 && (s.vals&1 == 0 || e.V1 < s.v1) {
 						s.v1 = e.V1
 					}
-					if e.V2 < s.v2 {
+					if vb&2 != 0 && (s.vals&2 == 0 || e.V2 < s.v2) {
 						s.v2 = e.V2
 					}
+					s.vals |= vb
 				} else {
-					s.v1, s.v2 = e.V1, e.V2
+					s.v1, s.v2, s.vals = e.V1, e.V2, valueBits(e.NVal)
 				}
 				s.date, s.code = day, e.Code
 			case FieldCount:
@@ -541,9 +557,9 @@ func (w *worker) num(o int32) (float64, bool) {
 		s := &w.f[od.field]
 		switch od.kind {
 		case OpdValue:
-			return float64(s.v1), true
+			return float64(s.v1), s.vals&1 != 0
 		case OpdValue2:
-			return float64(s.v2), true
+			return float64(s.v2), s.vals&2 != 0
 		}
 		return float64(s.count), true
 	}

@@ -132,6 +132,7 @@ func outcome(l *List, c map[string]int64) string {
 // explainFields lists the values of every field and built-in a condition reads.
 func (rs *RuleSet) explainFields(x *Expr, rp *refPatient) []string {
 	names := map[string]bool{}
+	valued := map[string]bool{} // fields whose values the condition reads
 	var walk func(*Expr)
 	opd := func(o Operand) {
 		switch o.Kind {
@@ -143,7 +144,10 @@ func (rs *RuleSet) explainFields(x *Expr, rp *refPatient) []string {
 			}
 		case OpdSex:
 			names["SEX"] = true
-		case OpdValue, OpdValue2, OpdCount:
+		case OpdValue, OpdValue2:
+			names[rs.Fields[o.Field].Name] = true
+			valued[rs.Fields[o.Field].Name] = true
+		case OpdCount:
 			names[rs.Fields[o.Field].Name] = true
 		case OpdDate:
 			switch o.Date.Anchor {
@@ -193,13 +197,15 @@ func (rs *RuleSet) explainFields(x *Expr, rp *refPatient) []string {
 			out = append(out, fmt.Sprintf("%s = %v", k, rp.on[strings.TrimPrefix(k, "on ")]))
 		default:
 			f, _ := rs.Field(k)
-			out = append(out, fmt.Sprintf("%s = %s    [%s]", k, describe(f, rp.fields[k]), f.text))
+			out = append(out, fmt.Sprintf("%s = %s    [%s]", k, describe(f, rp.fields[k], valued[k]), f.text))
 		}
 	}
 	return out
 }
 
-func describe(f *Field, v refValue) string {
+// describe shows a field's value; valued says the condition reads its
+// values, so a missing one is worth saying.
+func describe(f *Field, v refValue, valued bool) string {
 	if f.Kind == FieldAge {
 		return strconv.Itoa(v.age)
 	}
@@ -211,11 +217,20 @@ func describe(f *Field, v refValue) string {
 		return fmt.Sprintf("%d (first %s)", v.count, v.date)
 	}
 	s := fmt.Sprintf("%s code %d", v.date, v.code)
-	if v.v1 != 0 || v.v2 != 0 {
-		s += " value " + strconv.FormatFloat(v.v1, 'f', -1, 64)
-		if v.v2 != 0 {
-			s += "/" + strconv.FormatFloat(v.v2, 'f', -1, 64)
+	num := func(has bool, x float64) string {
+		if !has {
+			return "none"
 		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	switch {
+	case v.has1 || v.has2:
+		s += " value " + num(v.has1, v.v1)
+		if v.has2 {
+			s += "/" + num(v.has2, v.v2)
+		}
+	case valued:
+		s += " no value"
 	}
 	return s
 }

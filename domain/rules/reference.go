@@ -17,6 +17,8 @@ type refValue struct {
 	present bool
 	date    domain.Date
 	v1, v2  float64
+	has1    bool // v1 was recorded (an event may carry no value)
+	has2    bool
 	count   int
 	code    clinical.Code
 	age     int
@@ -170,16 +172,25 @@ func (env *refEnv) field(f *Field, rp *refPatient, b *clinical.Batch, events []c
 	switch f.Kind {
 	case FieldFirst:
 		e := match[0]
-		return refValue{present: true, date: e.Date, v1: float64(e.V1), v2: float64(e.V2), count: 1, code: b.Codes[e.Code]}
+		return refValue{present: true, date: e.Date, v1: float64(e.V1), v2: float64(e.V2),
+			has1: e.NVal >= 1, has2: e.NVal >= 2, count: 1, code: b.Codes[e.Code]}
 	case FieldLast:
 		e := match[len(match)-1]
-		v := refValue{present: true, date: e.Date, v1: float64(e.V1), v2: float64(e.V2), count: 1, code: b.Codes[e.Code]}
+		v := refValue{present: true, date: e.Date, v1: float64(e.V1), v2: float64(e.V2),
+			has1: e.NVal >= 1, has2: e.NVal >= 2, count: 1, code: b.Codes[e.Code]}
 		if f.Lowest {
-			// the lowest of each value among the readings on the latest date
+			// the lowest of each value among the readings on the latest
+			// date that have that value
+			v.has1, v.has2 = false, false
 			for _, o := range match {
-				if o.Date == e.Date {
-					v.v1 = min(v.v1, float64(o.V1))
-					v.v2 = min(v.v2, float64(o.V2))
+				if o.Date != e.Date {
+					continue
+				}
+				if o.NVal >= 1 && (!v.has1 || float64(o.V1) < v.v1) {
+					v.v1, v.has1 = float64(o.V1), true
+				}
+				if o.NVal >= 2 && (!v.has2 || float64(o.V2) < v.v2) {
+					v.v2, v.has2 = float64(o.V2), true
 				}
 			}
 		}
@@ -326,9 +337,9 @@ func (env *refEnv) number(o Operand, rp *refPatient) (float64, bool) {
 	}
 	switch o.Kind {
 	case OpdValue:
-		return v.v1, true
+		return v.v1, v.has1
 	case OpdValue2:
-		return v.v2, true
+		return v.v2, v.has2
 	}
 	return float64(v.count), true
 }
