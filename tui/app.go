@@ -49,6 +49,10 @@ type Model struct {
 	cache frameCache
 	// tabGen counts rebuilds of the tab list.
 	tabGen int
+	// quitAsk is the question asked before quitting over unsaved work
+	// ("" when none is open); quitting is set once the session quits.
+	quitAsk  string
+	quitting bool
 }
 
 // frameCache holds the parts of the last frame that are dear to render.
@@ -156,7 +160,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.w, m.h = msg.Width, msg.Height
 		return m, nil
 	case tea.KeyMsg:
-		return m.key(msg)
+		return m.keys(msg)
 	case visitMsg:
 		m.env.PrevVisit, m.env.VisitKnown = msg.prev, msg.err == nil
 		m.invalidate("home")
@@ -224,13 +228,40 @@ func (m *Model) invalidate(name string) {
 	m.dirty[name] = true
 }
 
+// keys handles a key message. Over SSH, keys typed quickly arrive in one
+// read and Bubble Tea reports the printable ones together ("cQOF"); each is
+// acted on as if typed alone, so a fast typist loses nothing. A paste stays
+// whole: it is text for a field, not a run of commands.
+func (m *Model) keys(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if k.Type != tea.KeyRunes || len(k.Runes) < 2 || k.Paste {
+		return m.key(k)
+	}
+	var cmds []tea.Cmd
+	for _, r := range k.Runes {
+		one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt}
+		_, cmd := m.key(one)
+		cmds = append(cmds, cmd)
+		if m.quitting {
+			break
+		}
+	}
+	return m, tea.Sequence(cmds...)
+}
+
 func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if k.String() == "ctrl+c" || m.signedOut != "" {
-		return m, tea.Quit
+		return m, m.quit()
+	}
+	if m.quitAsk != "" {
+		m.quitAsk = ""
+		if k.String() == "y" {
+			return m, m.quit()
+		}
+		return m, nil
 	}
 	if m.tooSmall() {
 		if k.String() == "q" {
-			return m, tea.Quit
+			return m, m.quitOrAsk()
 		}
 		return m, nil
 	}
@@ -240,7 +271,7 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(k, keyQuit):
-		return m, tea.Quit
+		return m, m.quitOrAsk()
 	case key.Matches(k, keyHelp):
 		m.help.ShowAll = !m.help.ShowAll
 		return m, nil
@@ -268,6 +299,30 @@ func (m *Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+func (m *Model) quit() tea.Cmd {
+	m.quitting = true
+	return tea.Quit
+}
+
+// quitOrAsk quits, unless a screen holds work not saved: then it asks
+// first, naming the screen and the work, because q is a key away from
+// what is being typed and the work exists nowhere else.
+func (m *Model) quitOrAsk() tea.Cmd {
+	var what []string
+	for _, s := range m.tabs {
+		if u, ok := s.(screens.Unsaved); ok {
+			if w := u.Unsaved(); w != "" {
+				what = append(what, s.Title()+": "+w)
+			}
+		}
+	}
+	if len(what) == 0 {
+		return m.quit()
+	}
+	m.quitAsk = "Quit? " + strings.Join(what, "; ") + ". They are lost if you quit now."
+	return nil
+}
+
 func (m *Model) tooSmall() bool { return m.w < MinWidth || m.h < MinHeight }
 
 // rootOnly reports messages that change nothing a screen shows (the frame
@@ -290,6 +345,9 @@ func (m *Model) View() string {
 		msg := lines2(
 			st.Mark(styles.Warn, fmt.Sprintf("terminal too small: need %dx%d, have %dx%d", MinWidth, MinHeight, m.w, m.h)),
 			"Make the window larger, or press q to quit.")
+		if m.quitAsk != "" {
+			msg = lines2(msg, st.Mark(styles.Warn, m.quitAsk+" press y to quit, any other key to stay"))
+		}
 		return widgets.Fit(msg, max(m.w, 1), max(m.h, 1))
 	}
 	if m.signedOut != "" {
@@ -320,6 +378,9 @@ func (m *Model) View() string {
 	}
 	status := ""
 	switch {
+	case m.quitAsk != "":
+		status = st.Mark(styles.Warn, m.quitAsk+" press y to quit, any other key to stay")
+		km = quitKeys{}
 	case m.closing != "":
 		status = st.Mark(styles.Warn, m.closing)
 	case note.Text != "":
@@ -461,6 +522,17 @@ func (c combined) ShortHelp() []key.Binding {
 func (c combined) FullHelp() [][]key.Binding {
 	return append(append([][]key.Binding(nil), c.screen.FullHelp()...), globalKeys{}.FullHelp()...)
 }
+
+// quitKeys is the help while the quit question is open.
+type quitKeys struct{}
+
+var (
+	keyQuitYes  = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "quit"))
+	keyQuitStay = key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "stay"))
+)
+
+func (quitKeys) ShortHelp() []key.Binding  { return []key.Binding{keyQuitYes, keyQuitStay} }
+func (quitKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{keyQuitYes, keyQuitStay}} }
 
 // capturing is the help while a screen takes every key: only ctrl+c is
 // the root's then.

@@ -241,6 +241,18 @@ func (m *Manual) fill() {
 	m.table.SetRows(rows)
 }
 
+// Unsaved names the values typed on the form and not saved yet.
+func (m *Manual) Unsaved() string {
+	if len(m.edits) == 0 {
+		return ""
+	}
+	what := widgets.Plural(len(m.edits), "value") + " typed and not saved"
+	if m.form != nil {
+		what += " for " + m.form.Collection.Label() + ", " + m.practice + " (s saves a draft)"
+	}
+	return what
+}
+
 func (m *Manual) current() (domain.FieldKey, bool) {
 	if m.form == nil || m.table.Cursor >= len(m.form.Fields) {
 		return domain.FieldKey{}, false

@@ -42,6 +42,13 @@ type Screen interface {
 	Status() Note
 }
 
+// Unsaved is a screen that may hold work typed but not saved; the root
+// asks before quitting while it does.
+type Unsaved interface {
+	// Unsaved describes the work not saved, "" when there is none.
+	Unsaved() string
+}
+
 // Focuser is a screen that can be opened on a collection and practice.
 type Focuser interface {
 	Focus(collection uint64, practice string)

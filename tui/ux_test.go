@@ -1,0 +1,55 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
+
+)
+
+// Defects found using the demo over SSH as its users would.
+
+// Over SSH, keys typed quickly arrive in one read, and Bubble Tea reports
+// the printable ones as one message ("cQOF"). Each must still act as the
+// key it is, as if typed slowly.
+func TestKeysArrivingTogetherAreEachActedOn(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "pat", "achievement", false)
+	waitView(t, tm, "Achievement review")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("cQOF")})
+	waitView(t, tm, "Choose collection", "filter: QOF")
+	press(tm, "enter")
+	waitView(t, tm, "QOF2526 31 Mar 2026", "points")
+
+	cora := w.open(t, "cora", "queue", false)
+	waitView(t, cora, "2 items, 0 selected")
+	cora.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("Aa")})
+	waitView(t, cora, "2 selected", "Approve 2 declarations in bulk?")
+}
+
+// Quitting with manual values typed but not saved asks first: q is one key
+// away from the digits being typed, and the values exist nowhere else.
+func TestQuitWithUnsavedManualValuesAsks(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "pat", "manual", false)
+	waitView(t, tm, "LDHC2526 31 Mar 2026", "LDREG")
+	press(tm, "enter", "40", "enter")
+	waitView(t, tm, "1 change not saved yet")
+	press(tm, "q")
+	v := waitView(t, tm, "not saved", "press y to quit")
+	if !strings.Contains(v, "Manual entry: 1 value typed and not saved") {
+		t.Fatalf("the question does not say where the unsaved values are:\n%s", v)
+	}
+	press(tm, "n")
+	waitView(t, tm, "1 change not saved yet", "40")
+	// With nothing unsaved, q quits at once.
+	press(tm, "u")
+	waitView(t, tm, "Discard 1 change not saved?")
+	press(tm, "y")
+	waitView(t, tm, "unsaved changes discarded")
+	press(tm, "q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+}
