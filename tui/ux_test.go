@@ -8,6 +8,10 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
+	"gpcollections/domain"
+	"gpcollections/store"
+	"gpcollections/store/ops"
+	"gpcollections/tui/session"
 )
 
 // Defects found using the demo over SSH as its users would.
@@ -28,6 +32,35 @@ func TestKeysArrivingTogetherAreEachActedOn(t *testing.T) {
 	waitView(t, cora, "2 items, 0 selected")
 	cora.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("Aa")})
 	waitView(t, cora, "2 selected", "Approve 2 declarations in bulk?")
+}
+
+// A decision confirmed in the queue acts on the declarations the question
+// named, never on whatever the cursor rests on after the queue changed
+// under the confirmation.
+func TestQueueDecisionActsOnlyOnWhatWasConfirmed(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "cora", "queue", false)
+	waitView(t, tm, "2 items, 0 selected")
+	press(tm, "space") // selects the first (QOF), the cursor moves to FLU
+	waitView(t, tm, "1 selected")
+	press(tm, "r", "register looks short", "enter")
+	waitView(t, tm, "Return the declaration of QOF2526 2026-03-31 for A81002", "press y to confirm")
+	// Another approver approves the QOF declaration meanwhile.
+	qof := w.coll(t, "QOF2526 2026-03-31")
+	if _, err := ops.ApproveMany(w.st, w.user(t, "cora"), []ops.DeclRef{{Collection: qof, Practice: "A81002"}}); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "declaration", Collection: qof, Practice: "A81002"}}})
+	v := waitView(t, tm, "1 item, 0 selected")
+	press(tm, "y")
+	time.Sleep(100 * time.Millisecond)
+	v = waitView(t, tm, "Approval queue")
+	if d := w.declaration(t, "FLU2526 2026-03-31", "A81002"); d.State != domain.DeclDeclared {
+		t.Fatalf("confirming the return of QOF2526 returned FLU2526 instead (%s, reason %q):\n%s", d.State, d.Reason, v)
+	}
+	if !strings.Contains(v, "changed while you were confirming") {
+		t.Fatalf("the screen does not say why nothing was returned:\n%s", v)
+	}
 }
 
 // Quitting with manual values typed but not saved asks first: q is one key

@@ -33,7 +33,12 @@ type Queue struct {
 	table    widgets.Table
 	results  []ops.BulkResult
 	reason   string
-	err      error
+	// pending are the declarations the open question (reason prompt or
+	// confirmation) names: the answer acts on them and nothing else.
+	pending []ops.DeclRef
+	// pendingText names them as the question did.
+	pendingText string
+	err         error
 }
 
 // NewQueue makes the approval queue screen.
@@ -76,7 +81,37 @@ func (q *Queue) Reload() {
 		}
 	}
 	q.sel = keep
+	q.dropStaleQuestion()
 	q.fill()
+}
+
+// dropStaleQuestion closes an open question whose declarations left the
+// queue meanwhile (decided in another session): the answer would be about
+// something other than what was asked.
+func (q *Queue) dropStaleQuestion() {
+	if !q.open() || len(q.pending) == 0 {
+		return
+	}
+	in := map[string]bool{}
+	for _, it := range q.items {
+		in[it.Ref.String()] = true
+	}
+	gone := 0
+	for _, r := range q.pending {
+		if !in[r.String()] {
+			gone++
+		}
+	}
+	if gone == 0 {
+		return
+	}
+	what := q.pendingText
+	if len(q.pending) > 1 {
+		what = fmt.Sprintf("%d of the %s", gone, q.pendingText)
+	}
+	q.confirm.Cancel()
+	q.promptTag, q.pending = "", nil
+	q.say(styles.Warn, fmt.Sprintf("the queue changed while you were confirming: %s no longer awaits you (decided in another session); nothing was done, choose again", what))
 }
 
 // stateWord is a declaration's state id with its marker, for narrow columns.
@@ -156,9 +191,12 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 	case q.confirm.Active():
 		tag, yes, done := q.confirm.Update(k)
 		if done && yes {
-			return q.decide(tag, q.targets())
+			refs := q.pending
+			q.pending = nil
+			return q.decide(tag, refs)
 		}
 		if done {
+			q.pending = nil
 			q.say(styles.Muted, "cancelled; nothing changed")
 		}
 		return nil
@@ -168,15 +206,17 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if !ok {
+			q.pending = nil
 			q.say(styles.Muted, "cancelled; nothing returned")
 			return nil
 		}
 		if strings.TrimSpace(value) == "" {
+			q.pending = nil
 			q.say(styles.Bad, "x returning needs a reason; the practice sees it. Nothing returned")
 			return nil
 		}
 		q.reason = strings.TrimSpace(value)
-		q.confirm.Ask("return", fmt.Sprintf("Return %s to the practice with the reason %q?", q.refsText(q.targets()), q.reason))
+		q.confirm.Ask("return", fmt.Sprintf("Return %s to the practice with the reason %q?", q.refsText(q.pending), q.reason))
 		return nil
 	}
 	if q.table.HandleKey(k) {
@@ -220,6 +260,7 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 	case "a", "f", "r":
 		refs := q.targets()
 		if len(refs) == 0 {
+			q.say(styles.Muted, "nothing in the queue to decide on with this filter")
 			return nil
 		}
 		act := map[string]domain.Action{"a": domain.ActApprove, "f": domain.ActFinanceApprove, "r": domain.ActReturn}[k.String()]
@@ -227,9 +268,12 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 			q.fail(err)
 			return nil
 		}
+		q.clear()
+		q.pending, q.pendingText = refs, q.refsText(refs)
 		switch k.String() {
 		case "a":
 			if len(refs) == 1 {
+				q.pending = nil
 				return q.decide("approve", refs)
 			}
 			q.confirm.Ask("approve", fmt.Sprintf("Approve %s in bulk? Each is checked on its own; refusals are listed.", q.refsText(refs)))
