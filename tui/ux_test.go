@@ -11,6 +11,7 @@ import (
 	"gpcollections/domain"
 	"gpcollections/store"
 	"gpcollections/store/ops"
+	"gpcollections/tui/screens"
 	"gpcollections/tui/session"
 )
 
@@ -85,4 +86,23 @@ func TestQuitWithUnsavedManualValuesAsks(t *testing.T) {
 	waitView(t, tm, "unsaved changes discarded")
 	press(tm, "q")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+}
+
+// A declaration already declared, approved or paid is not "overdue": the
+// countdown to the declaration deadline is for declarations that await
+// the practice.
+func TestSettledDeclarationIsNotOverdue(t *testing.T) {
+	w := newWorld(t)
+	for _, screen := range []string{"achievement", "declare"} {
+		tm := w.open(t, "pat", screen, false)
+		waitView(t, tm, "GP Collections")
+		tm.Send(screens.Goto{Screen: screen, Collection: w.coll(t, "CHILDIMM2526 2025-10-31"), Practice: "A81001"})
+		v := waitView(t, tm, "CHILDIMM2526 31 Oct 2025", "Financially Approved")
+		if strings.Contains(v, "overdue") {
+			t.Fatalf("%s calls a financially approved declaration overdue:\n%s", screen, v)
+		}
+		if !strings.Contains(v, "declaration deadline was") {
+			t.Fatalf("%s no longer says when the deadline was:\n%s", screen, v)
+		}
+	}
 }

@@ -356,7 +356,7 @@ func (a *Achievement) View(w, h int) string {
 		return a.view2(lines(head, st.Faint.Render("no figures yet: nothing has been extracted or entered for this practice")), w, h)
 	}
 	v := a.dv
-	status := DeclStatus(st, v.Declaration.State) + "  " + widgets.Deadline(st, "declare", a.env.Today(), v.Collection.DeclarationDeadline)
+	status := DeclStatus(st, v.Declaration.State) + "  " + DeclDeadline(st, v.Declaration.State, a.env.Today(), v.Collection.DeclarationDeadline)
 	if v.Figures == nil {
 		return a.view2(lines(head, status, st.Mark(styles.Info, "the declaration is locked as approved; its inputs have changed since and are not shown as current")), w, h)
 	}
@@ -453,6 +453,19 @@ func (a *Achievement) Keys() help.KeyMap {
 // DeclStatus is a declaration's status as users know it, with its marker.
 func DeclStatus(st *styles.Styles, s domain.State) string {
 	return st.Mark(declTone(s), domain.DeclarationTitle(s))
+}
+
+// DeclDeadline counts down to the declaration deadline while the
+// declaration awaits the practice; once declared (or further) the deadline
+// is only a date, never "overdue".
+func DeclDeadline(st *styles.Styles, s domain.State, today, deadline domain.Date) string {
+	if s == domain.DeclCalculated || s == domain.DeclReturned {
+		return widgets.Deadline(st, "declare", today, deadline)
+	}
+	if deadline.Valid() && deadline < today {
+		return st.Faint.Render("declaration deadline was " + widgets.DateText(deadline))
+	}
+	return st.Faint.Render("declaration deadline " + widgets.DateText(deadline))
 }
 
 // declTone is what a declaration's state means for the person looking.

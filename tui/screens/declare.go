@@ -216,7 +216,7 @@ func (d *Declare) View(w, h int) string {
 	}
 	v := d.dv
 	decl := v.Declaration
-	status := DeclStatus(st, decl.State) + "  " + widgets.Deadline(st, "declare", d.env.Today(), v.Collection.DeclarationDeadline)
+	status := DeclStatus(st, decl.State) + "  " + DeclDeadline(st, decl.State, d.env.Today(), v.Collection.DeclarationDeadline)
 	var info []string
 	if decl.Reason != "" && decl.State != domain.DeclDeclared {
 		tone := styles.Muted
