@@ -152,6 +152,7 @@ func runSpecs(t *testing.T, service string, specs []spec) {
 					t.Errorf("%s = %d, want %d", k, got[k], sp.want[k])
 				}
 			}
+			recordCoverage(t, service, rs, b, ach)
 			if t.Failed() {
 				for _, p := range b.Patients {
 					txt, _ := rs.Explain(b, ach, p.ID)

@@ -34,6 +34,7 @@ func TestQOFRegisters(t *testing.T) {
 			{birth: "1950-01-01", events: []ev{e("HYP_COD", "2010-01-01")}},
 			{birth: "1950-01-01", events: []ev{e("HYP_COD", "2010-01-01"), e("HYPRES_COD", "2018-01-01")}},
 			{birth: "1950-01-01", events: []ev{e("HYP_COD", "2010-01-01"), e("HYPRES_COD", "2018-01-01"), e("HYP_COD", "2020-01-01")}},
+			{birth: "1950-01-01", events: []ev{e("HYP_COD", "2015-01-01"), e("HYPRES_COD", "2015-01-01")}}, // resolved the same day: off
 			{birth: "1950-01-01", events: []ev{e("CHD_COD", "2010-01-01"), e("TIA_COD", "2011-01-01")}},
 			{birth: "1950-01-01", events: []ev{e("STRK_COD", "2026-03-31")}}, // diagnosed on the PPED
 			{birth: "1950-01-01", events: []ev{e("COPD_COD", "2019-01-01")}},
@@ -45,6 +46,7 @@ func TestQOFRegisters(t *testing.T) {
 			{birth: "1980-01-01", events: []ev{e("AST_COD", "2010-01-01"), e("ASTTRT_COD", "2025-03-31")}}, // drug exactly 12 months before
 			{birth: "1980-01-01", events: []ev{e("AST_COD", "2010-01-01"), e("ASTRES_COD", "2020-01-01"), e("ASTTRT_COD", "2025-12-01")}},
 			{birth: "1980-01-01", events: []ev{e("AST_COD", "2010-01-01"), e("ASTRES_COD", "2020-01-01"), e("AST_COD", "2022-01-01"), e("ASTTRT_COD", "2025-04-01")}},
+			{birth: "1980-01-01", events: []ev{e("AST_COD", "2015-01-01"), e("ASTRES_COD", "2015-01-01"), e("ASTTRT_COD", "2025-12-01")}}, // resolved the same day: off
 		}, want: map[string]int64{"AST005/REGISTER": 2}},
 	})
 }
@@ -125,10 +127,18 @@ func TestQOFBloodPressureControl(t *testing.T) {
 			{birth: "1965-01-01", reg: "2025-10-01", events: hyp()},
 			{birth: "1965-01-01", events: hyp(e("HYPRES_COD", "2020-01-01"))}, // resolved: off the register
 			{birth: "1936-01-01", events: hyp(e("HYPPCADEC_COD", "2025-11-01"))},
-		}, want: map[string]int64{"HYP001/REGISTER": 12,
-			"HYP008/REGISTER": 12, "HYP008/DENOMINATOR": 2, "HYP008/NUMERATOR": 1, "HYP008/HTMAX": 1, "HYP008/BPDEC": 1,
+			// 80 or over: HYP009's own exceptions
+			{birth: "1940-01-01", events: hyp(bp("2025-10-01", 160, 95), e("HTMAX_COD", "2025-11-01"))},
+			{birth: "1940-01-01", events: hyp(e("BPDEC_COD", "2025-11-01"))},
+			{birth: "1940-01-01", events: hyp(e("HYPPCAPU_COD", "2025-11-01"))},
+			{birth: "1940-01-01", events: hyp(e("HYPINVITE_COD", "2025-05-01"), e("HYPINVITE_COD", "2025-06-01"))},
+			{birth: "1940-01-01", events: []ev{e("HYP_COD", "2025-12-01")}},
+			{birth: "1940-01-01", reg: "2025-10-01", events: hyp()},
+		}, want: map[string]int64{"HYP001/REGISTER": 18,
+			"HYP008/REGISTER": 18, "HYP008/DENOMINATOR": 2, "HYP008/NUMERATOR": 1, "HYP008/HTMAX": 1, "HYP008/BPDEC": 1,
 			"HYP008/HYPPCAPU": 1, "HYP008/HYPPCADEC": 1, "HYP008/HYPINVITE": 1, "HYP008/HYP_DAT9": 1, "HYP008/REG_DAT9": 1,
-			"HYP009/REGISTER": 12, "HYP009/DENOMINATOR": 2, "HYP009/NUMERATOR": 1, "HYP009/HYPPCADEC": 1}},
+			"HYP009/REGISTER": 18, "HYP009/DENOMINATOR": 2, "HYP009/NUMERATOR": 1, "HYP009/HTMAX": 1, "HYP009/BPDEC": 1,
+			"HYP009/HYPPCAPU": 1, "HYP009/HYPPCADEC": 1, "HYP009/HYPINVITE": 1, "HYP009/HYP_DAT9": 1, "HYP009/REG_DAT9": 1}},
 		{name: "CHD015 and CHD016", ach: pped, patients: []pt{
 			{birth: "1956-01-01", events: chd(bp("2025-10-01", 120, 70))},
 			{birth: "1944-01-01", events: chd(bp("2025-10-01", 149, 89))},
@@ -137,8 +147,15 @@ func TestQOFBloodPressureControl(t *testing.T) {
 			{birth: "1976-01-01", events: []ev{e("CHD_COD", "2025-08-01")}},
 			{birth: "1945-01-01", reg: "2025-12-01", events: chd()},
 			{birth: "1956-01-01", events: chd(bp("2025-10-01", 150, 80))},
-		}, want: map[string]int64{"CHD015/REGISTER": 7, "CHD015/DENOMINATOR": 2, "CHD015/NUMERATOR": 1, "CHD015/HTMAX": 1, "CHD015/CHD_DAT9": 1,
-			"CHD016/REGISTER": 7, "CHD016/DENOMINATOR": 1, "CHD016/NUMERATOR": 1, "CHD016/BPDEC": 1, "CHD016/REG_DAT9": 1}},
+			{birth: "1956-01-01", events: chd(e("BPDEC_COD", "2025-11-01"))},
+			{birth: "1956-01-01", reg: "2025-12-01", events: chd()},
+			{birth: "1940-01-01", events: chd(bp("2025-10-01", 160, 95), e("HTMAX_COD", "2025-11-01"))},
+			{birth: "1940-01-01", events: []ev{e("CHD_COD", "2025-08-01")}},
+			{birth: "1940-01-01", events: chd(bp("2025-10-01", 160, 70))}, // 80 or over, above 150: DENOM
+		}, want: map[string]int64{"CHD015/REGISTER": 12, "CHD015/DENOMINATOR": 2, "CHD015/NUMERATOR": 1, "CHD015/HTMAX": 1, "CHD015/CHD_DAT9": 1,
+			"CHD015/BPDEC": 1, "CHD015/REG_DAT9": 1,
+			"CHD016/REGISTER": 12, "CHD016/DENOMINATOR": 2, "CHD016/NUMERATOR": 1, "CHD016/BPDEC": 1, "CHD016/REG_DAT9": 1,
+			"CHD016/HTMAX": 1, "CHD016/CHD_DAT9": 1}},
 		{name: "STIA014 and STIA015", ach: pped, patients: []pt{
 			{birth: "1956-01-01", events: []ev{e("TIA_COD", "2015-01-01"), bp("2025-10-01", 120, 70)}},
 			{birth: "1944-01-01", events: []ev{e("STRK_COD", "2015-01-01"), bp("2025-10-01", 151, 80)}},
@@ -146,8 +163,15 @@ func TestQOFBloodPressureControl(t *testing.T) {
 			{birth: "1936-01-01", events: []ev{e("STRK_COD", "2015-01-01"), e("HTMAX_COD", "2025-11-01")}},
 			{birth: "1961-01-01", events: []ev{e("STRK_COD", "2026-01-01")}},
 			{birth: "1938-01-01", reg: "2026-02-01", events: []ev{e("TIA_COD", "2015-01-01")}},
-		}, want: map[string]int64{"STIA014/REGISTER": 6, "STIA014/DENOMINATOR": 1, "STIA014/NUMERATOR": 1, "STIA014/BPDEC": 1, "STIA014/STIA_DAT9": 1,
-			"STIA015/REGISTER": 6, "STIA015/DENOMINATOR": 1, "STIA015/HTMAX": 1, "STIA015/REG_DAT9": 1}},
+			{birth: "1966-01-01", events: []ev{e("STRK_COD", "2015-01-01"), bp("2025-10-01", 150, 95), e("HTMAX_COD", "2025-11-01")}},
+			{birth: "1966-01-01", reg: "2026-02-01", events: []ev{e("TIA_COD", "2015-01-01")}},
+			{birth: "1940-01-01", events: []ev{e("STRK_COD", "2015-01-01"), bp("2025-10-01", 150, 90)}}, // 150/90 at 80+: NUM
+			{birth: "1940-01-01", events: []ev{e("STRK_COD", "2015-01-01"), e("BPDEC_COD", "2025-11-01")}},
+			{birth: "1940-01-01", events: []ev{e("TIA_COD", "2026-01-01")}},
+		}, want: map[string]int64{"STIA014/REGISTER": 11, "STIA014/DENOMINATOR": 1, "STIA014/NUMERATOR": 1, "STIA014/BPDEC": 1, "STIA014/STIA_DAT9": 1,
+			"STIA014/HTMAX": 1, "STIA014/REG_DAT9": 1,
+			"STIA015/REGISTER": 11, "STIA015/DENOMINATOR": 2, "STIA015/NUMERATOR": 1, "STIA015/HTMAX": 1, "STIA015/REG_DAT9": 1,
+			"STIA015/BPDEC": 1, "STIA015/STIA_DAT9": 1}},
 	})
 }
 

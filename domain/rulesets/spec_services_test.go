@@ -15,18 +15,21 @@ func TestFluMonthlyCohorts(t *testing.T) {
 	flu := func(date string, extra ...ev) []ev { return append([]ev{e("FLU_COD", date)}, extra...) }
 	runSpecs(t, "FLU2526", []spec{
 		{name: "October 2025", ach: "2025-10-31", patients: []pt{
-			{birth: "1955-01-01", events: flu("2025-10-15")},                                                     // 65+: FLU001
-			{birth: "1955-01-01", events: flu("2025-09-20")},                                                     // given last month
-			{birth: "1955-01-01", events: flu("2025-09-20", e("FLU_COD", "2025-10-20"))},                         // second dose this season: not again
-			{birth: "1961-04-01", events: flu("2025-10-10", e("DM_COD", "2015-01-01"))},                          // 64 on 31 March 2026, diabetic: FLU002
-			{birth: "1961-03-31", events: flu("2025-10-10")},                                                     // 65 on 31 March 2026: FLU001
-			{birth: "1995-01-01", events: flu("2025-10-10", e("PREG_COD", "2025-08-01"))},                        // pregnant: FLU003
-			{birth: "2023-06-01", events: flu("2025-10-10")},                                                     // 2 on 31 August 2025: FLU004
-			{birth: "1985-01-01", events: flu("2025-10-10")},                                                     // not eligible
-			{birth: "1975-01-01", events: flu("2025-10-01", e("AST_COD", "2010-01-01"))},                         // first day of the month, asthma: FLU002
-			{birth: "1955-01-01", events: flu("2025-09-30")},                                                     // last day of the previous month
-			{birth: "1995-01-01", sex: clinical.SexMale, events: flu("2025-10-10", e("PREG_COD", "2025-08-01"))}, // a man with a pregnancy code: no
-		}, want: map[string]int64{"FLURISK/REGISTER": 2, "FLU001/COUNT": 2, "FLU002/COUNT": 2, "FLU003/COUNT": 1, "FLU004/COUNT": 1}},
+			{birth: "1955-01-01", events: flu("2025-10-15")},                                                          // 65+: FLU001
+			{birth: "1955-01-01", events: flu("2025-09-20")},                                                          // given last month
+			{birth: "1955-01-01", events: flu("2025-09-20", e("FLU_COD", "2025-10-20"))},                              // second dose this season: not again
+			{birth: "1961-04-01", events: flu("2025-10-10", e("DM_COD", "2015-01-01"))},                               // 64 on 31 March 2026, diabetic: FLU002
+			{birth: "1961-03-31", events: flu("2025-10-10")},                                                          // 65 on 31 March 2026: FLU001
+			{birth: "1995-01-01", events: flu("2025-10-10", e("PREG_COD", "2025-08-01"))},                             // pregnant: FLU003
+			{birth: "2023-06-01", events: flu("2025-10-10")},                                                          // 2 on 31 August 2025: FLU004
+			{birth: "1985-01-01", events: flu("2025-10-10")},                                                          // not eligible
+			{birth: "1975-01-01", events: flu("2025-10-01", e("AST_COD", "2010-01-01"))},                              // first day of the month, asthma: FLU002
+			{birth: "1955-01-01", events: flu("2025-09-30")},                                                          // last day of the previous month
+			{birth: "1995-01-01", sex: clinical.SexMale, events: flu("2025-10-10", e("PREG_COD", "2025-08-01"))},      // a man with a pregnancy code: no
+			{birth: "1970-01-01", events: flu("2025-10-20", e("COPD_COD", "2018-01-01"))},                             // COPD: FLU002
+			{birth: "2000-01-01", events: []ev{e("LD_COD", "2010-01-01")}},                                            // learning disability, not vaccinated
+			{birth: "1980-01-01", events: flu("2025-10-10", e("DM_COD", "2015-01-01"), e("DMRES_COD", "2015-01-01"))}, // diabetes resolved the same day: not at risk
+		}, want: map[string]int64{"FLURISK/REGISTER": 4, "FLU001/COUNT": 2, "FLU002/COUNT": 3, "FLU003/COUNT": 1, "FLU004/COUNT": 1}},
 	})
 }
 
@@ -70,6 +73,7 @@ func TestLDHealthChecks(t *testing.T) {
 		{birth: "2000-01-01", events: []ev{check("2025-08-10")}},                    // not on the LD register
 		{birth: "2000-01-01", events: ld(check("2025-06-30"))},                      // previous quarter's last day
 	})
+	recordCoverage(t, "LDHC2526", rs, b, domain.MustDate("2025-09-30"))
 	got := map[string]int64{}
 	for _, r := range rs.Evaluate(b, domain.MustDate("2025-09-30")) {
 		got[r.Indicator+"/"+r.Field] = r.Value
