@@ -541,7 +541,9 @@ func TestAdminKeysAndDisable(t *testing.T) {
 	}
 	// A bad line says what is wrong and adds nothing.
 	press(tm, "k", "ssh-ed25519 not-a-key", "enter")
-	waitView(t, tm, "public key")
+	waitView(t, tm, "public key", "key: ssh-ed25519 not-a-key")
+	press(tm, "esc") // the prompt stays open on a bad line, text kept
+	waitView(t, tm, "cancelled; nothing changed")
 	if u := w.user(t, "pat"); len(u.Keys) != 2 {
 		t.Fatalf("pat has %d keys after a bad line", len(u.Keys))
 	}
@@ -568,8 +570,10 @@ func TestAdminKeysAndDisable(t *testing.T) {
 	}
 }
 
-func TestAdminCorrectsPaymentParameters(t *testing.T) {
-	w := newWorld(t)
+// startQOFCorrection opens the admin's correction of QOF2526's payment
+// parameters at the pounds-per-point prompt, emptied.
+func (w *world) startQOFCorrection(t *testing.T) *teatest.TestModel {
+	t.Helper()
 	tm := w.open(t, "admin", "admin", false)
 	press(tm, "s", "down", "down", "down")
 	waitView(t, tm, "QOF2526 payment parameters")
@@ -578,6 +582,12 @@ func TestAdminCorrectsPaymentParameters(t *testing.T) {
 	press(tm, "enter") // keep the date
 	waitView(t, tm, "Pounds per point")
 	ctrl(tm, tea.KeyCtrlU)
+	return tm
+}
+
+func TestAdminCorrectsPaymentParameters(t *testing.T) {
+	w := newWorld(t)
+	tm := w.startQOFCorrection(t)
 	press(tm, "230.00", "enter")
 	for i := 0; i < 5; i++ { // list size and four prevalences as they are
 		press(tm, "enter")

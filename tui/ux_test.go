@@ -106,3 +106,31 @@ func TestSettledDeclarationIsNotOverdue(t *testing.T) {
 		}
 	}
 }
+
+// A wrong answer in the payment-parameter correction (a long series of
+// prompts) is refused at its own prompt, saying what is wrong, with the
+// text kept for correcting; the answers already given stay.
+func TestCorrectionRefusesABadAnswerWhereItIsTyped(t *testing.T) {
+	w := newWorld(t)
+	tm := w.startQOFCorrection(t)
+	press(tm, "230.0O", "enter") // a letter O for a zero
+	v := waitView(t, tm, "Pounds per point", "230.0O")
+	if !strings.Contains(v, "£ per point") || !strings.Contains(v, `"230.0O"`) {
+		t.Fatalf("the bad amount is not refused at its prompt, naming it:\n%s", v)
+	}
+	ctrl(tm, tea.KeyBackspace)
+	press(tm, "0", "enter")
+	for i := 0; i < 5; i++ {
+		press(tm, "enter")
+	}
+	waitView(t, tm, "Why the correction?")
+	press(tm, "vendor figure superseded", "enter")
+	waitView(t, tm, "£230.00 per point", "press y to confirm")
+
+	tm = w.open(t, "admin", "admin", false)
+	press(tm, "n", "Bad Name!", "enter")
+	v = waitView(t, tm, "login name", "Bad Name!")
+	if !strings.Contains(v, "lower-case letters") {
+		t.Fatalf("a bad login name is not refused at its prompt:\n%s", v)
+	}
+}

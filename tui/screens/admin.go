@@ -49,6 +49,8 @@ type wizard struct {
 
 type wstep struct {
 	key, question, label, value string
+	// check refuses a bad answer at its own prompt (nil: any answer).
+	check func(string) error
 }
 
 // NewAdmin makes the administration screen.
@@ -213,6 +215,16 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.say(styles.Muted, "cancelled; nothing changed")
 			return nil
 		}
+		if s := a.wiz.steps[a.wiz.i]; s.check != nil {
+			if err := s.check(strings.TrimSpace(value)); err != nil {
+				// Ask again with the text kept, saying what is wrong; the
+				// answers already given stay.
+				a.ask(s.key, s.question, s.label, value, 400)
+				a.say(styles.Bad, fmt.Sprintf("x %s %v", strings.TrimSpace(s.label), err))
+				return nil
+			}
+		}
+		a.clear()
 		a.wiz.answers[key] = strings.TrimSpace(value)
 		a.wiz.i++
 		if a.wiz.i < len(a.wiz.steps) {
@@ -244,8 +256,8 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.fail(err)
 			return nil
 		}
-		a.start("add-user", wstep{"name", "New user's login name (lower case, e.g. jsmith)", "name: ", ""},
-			wstep{"full", "Their full name", "full name: ", ""})
+		a.start("add-user", wstep{"name", "New user's login name (lower case, e.g. jsmith)", "name: ", "", domain.ValidateUserName},
+			wstep{key: "full", question: "Their full name", label: "full name: "})
 	case "g", "R", "d", "k", "x":
 		if u == nil {
 			return nil
@@ -277,7 +289,11 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			}
 			a.confirm.Ask("disable", fmt.Sprintf("Disable %s (%s)? Their sessions end and they cannot sign in until enabled again.", u.Name, u.FullName))
 		case "k":
-			a.start("add-key", wstep{"line", "Paste " + u.Name + "'s public key (one authorized_keys line)", "key: ", ""})
+			today := a.env.Today()
+			a.start("add-key", wstep{"line", "Paste " + u.Name + "'s public key (one authorized_keys line)", "key: ", "", func(v string) error {
+				_, err := sshkeys.ParseAuthorizedKey(v, today)
+				return err
+			}})
 		case "x":
 			var items []widgets.Item
 			for _, key := range u.Keys {
@@ -314,7 +330,7 @@ func (a *Admin) picked2(tag, key string) tea.Cmd {
 	a.picked = key
 	switch tag {
 	case "bundle":
-		a.start("grant", wstep{"org", "Grant " + key + " to " + u.Name + " for which organisation? (code, e.g. A81001)", "organisation: ", ""})
+		a.start("grant", wstep{key: "org", question: "Grant " + key + " to " + u.Name + " for which organisation? (code, e.g. A81001)", label: "organisation: "})
 	case "revoke":
 		a.confirm.Ask("revoke", fmt.Sprintf("Revoke every role %s holds for %s (%s)?", u.Name, key, orgRoles(u, key)))
 	case "key":
@@ -327,18 +343,18 @@ func (a *Admin) picked2(tag, key string) tea.Cmd {
 // force.
 func correctionSteps(svc *domain.ServiceDef, today domain.Date) []wstep {
 	p, _ := svc.LatestParams()
-	steps := []wstep{{"from", "Corrected parameters for " + svc.ID + " are in force from (YYYY-MM-DD)", "from: ", p.EffectiveFrom.String()}}
+	steps := []wstep{{"from", "Corrected parameters for " + svc.ID + " are in force from (YYYY-MM-DD)", "from: ", p.EffectiveFrom.String(), checkDate}}
 	if svc.Kind == domain.KindPoints {
 		steps = append(steps,
-			wstep{"ppp", "Pounds per point", "£ per point: ", p.PencePerPoint.Plain()},
-			wstep{"avg", "National average list size", "list size: ", strconv.FormatInt(p.NationalAvgListSize, 10)})
+			wstep{"ppp", "Pounds per point", "£ per point: ", p.PencePerPoint.Plain(), checkPounds},
+			wstep{"avg", "National average list size", "list size: ", strconv.FormatInt(p.NationalAvgListSize, 10), checkListSize})
 		ids := make([]string, 0, len(p.NationalPrevalence))
 		for id := range p.NationalPrevalence {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
-			steps = append(steps, wstep{"prev:" + id, "National prevalence of " + id + " (e.g. 0.075 or 7.5%)", id + ": ", p.NationalPrevalence[id].String()})
+			steps = append(steps, wstep{"prev:" + id, "National prevalence of " + id + " (e.g. 0.075 or 7.5%)", id + ": ", p.NationalPrevalence[id].String(), checkRatio})
 		}
 	}
 	ids := make([]string, 0, len(p.Fees))
@@ -347,9 +363,34 @@ func correctionSteps(svc *domain.ServiceDef, today domain.Date) []wstep {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		steps = append(steps, wstep{"fee:" + id, "Fee per item for " + id, id + " £: ", p.Fees[id].Plain()})
+		steps = append(steps, wstep{"fee:" + id, "Fee per item for " + id, id + " £: ", p.Fees[id].Plain(), checkPounds})
 	}
-	return append(steps, wstep{"reason", "Why the correction? (shown to practices whose figures change)", "reason: ", ""})
+	return append(steps, wstep{"reason", "Why the correction? (shown to practices whose figures change)", "reason: ", "", checkReason})
+}
+
+// The correction's answers are checked as typed with the parsing
+// buildParams applies.
+func checkDate(v string) error { _, err := domain.ParseDate(v); return err }
+
+func checkPounds(v string) error { _, err := domain.ParsePounds(v); return err }
+
+func checkRatio(v string) error { _, err := domain.ParseRatio(v); return err }
+
+func checkListSize(v string) error { _, err := parseListSize(v); return err }
+
+func checkReason(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("a correction needs a reason")
+	}
+	return nil
+}
+
+func parseListSize(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("national average list size %q: want a whole number above 0", v)
+	}
+	return n, nil
 }
 
 // buildParams reads the answers of a correction into new parameters.
@@ -367,8 +408,8 @@ func buildParams(svc *domain.ServiceDef, ans map[string]string) (*domain.Payment
 		}
 	}
 	if v, ok := ans["avg"]; ok {
-		if p.NationalAvgListSize, err = strconv.ParseInt(v, 10, 64); err != nil || p.NationalAvgListSize <= 0 {
-			return nil, fmt.Errorf("national average list size %q: want a whole number above 0", v)
+		if p.NationalAvgListSize, err = parseListSize(v); err != nil {
+			return nil, err
 		}
 	}
 	for k, v := range ans {
@@ -387,8 +428,8 @@ func buildParams(svc *domain.ServiceDef, ans map[string]string) (*domain.Payment
 			p.Fees[strings.TrimPrefix(k, "fee:")] = f
 		}
 	}
-	if strings.TrimSpace(ans["reason"]) == "" {
-		return nil, errors.New("a correction needs a reason")
+	if err := checkReason(ans["reason"]); err != nil {
+		return nil, err
 	}
 	p.Note = ans["reason"]
 	return &p, nil
