@@ -177,7 +177,7 @@ func Patient(opt Options, i int) clinical.Patient {
 	switch x := r.Float64(); {
 	case x < 0.1: // joined in the last year
 		start = g.between(ach.AddYears(-1), ach)
-	case x < 0.085: // registers after the achievement date
+	case x < 0.115: // registers after the achievement date
 		start = g.between(ach.AddDays(1), ach.AddDays(60))
 	}
 	if start < p.Birth {
@@ -346,8 +346,14 @@ func (g *gen) history(age int, newReg bool) {
 	if copd {
 		diag("COPD_COD", "", 40, 0)
 	}
+	// mhRamp: how far a mental health diagnosis is into its first half
+	// year of checks (1 when established), so that the newly diagnosed
+	// have mostly not had them yet.
+	mhRamp := 0.0
+	var mhDate domain.Date
 	if mh {
-		diag("MH_COD", "", 16, 0)
+		mhDate = diag("MH_COD", "", 16, 0)
+		mhRamp = math.Min(1, float64(ach-mhDate)/182)
 	}
 	if ld {
 		g.add("LD_COD", g.onset(0), clinical.KindCondition)
@@ -363,16 +369,27 @@ func (g *gen) history(age int, newReg bool) {
 	if declinesBP {
 		bpP = 0.05
 	}
+	bpNow := bpP // this year's chance
 	if bpCare {
 		bpP = 0.9
 	}
 	bpP = care(bpP)
+	if bpCare && !(hyp || dm || chd || stia) {
+		// BP for a mental health diagnosis only: checks follow it
+		bpNow = care(bpNow + (0.9-bpNow)*mhRamp)
+	} else {
+		bpNow = bpP
+	}
 	sysMean := 118 + 0.35*float64(max(age-20, 0))
 	if hyp {
 		sysMean += 6
 	}
 	for y := 0; y < 6; y++ {
-		if age < 16 || !g.chance(bpP) {
+		p := bpP
+		if y == 0 {
+			p = bpNow
+		}
+		if age < 16 || !g.chance(p) {
 			continue
 		}
 		d := g.between(ach.AddYears(-y-1).AddDays(1), ach.AddYears(-y))
@@ -490,11 +507,12 @@ func (g *gen) history(age int, newReg bool) {
 
 	// Mental health monitoring.
 	if mh {
-		if g.chance(care(0.72)) {
-			g.add("BMI_COD", g.between(ach.AddMonths(-11), ach), clinical.KindObservation, float32(math.Round(g.norm(29, 5))))
+		since := max(mhDate, ach.AddMonths(-11))
+		if g.chance(care(0.72) * mhRamp) {
+			g.add("BMI_COD", g.between(since, ach), clinical.KindObservation, float32(math.Round(g.norm(29, 5))))
 		}
-		if g.chance(care(0.65)) {
-			g.add("IFCCHBAM_COD", g.between(ach.AddMonths(-11), ach), clinical.KindObservation, float32(math.Round(g.norm(40, 6))))
+		if g.chance(care(0.65) * mhRamp) {
+			g.add("IFCCHBAM_COD", g.between(since, ach), clinical.KindObservation, float32(math.Round(g.norm(40, 6))))
 		}
 	}
 
@@ -527,24 +545,38 @@ func (g *gen) history(age int, newReg bool) {
 		g.add("SHVACGP_COD", g.between(lo, hi), clinical.KindImmunisation)
 	}
 
-	// Flu: the eligible are vaccinated in most seasons, September to January.
+	// Flu: the eligible are vaccinated in most seasons, September to March.
 	eligible := age >= 65 || hyp && age >= 60 || dm || chd || ast || copd || ld || (age >= 2 && age <= 3)
-	pregnant := female && age >= 18 && age <= 44 && g.chance(0.04)
+	// pregnancies coded over the last year (about 110 births a year per
+	// 10,000 patients), so that any month of the season has some
+	pregnant := female && age >= 18 && age <= 44 && g.chance(0.06)
 	if pregnant {
-		g.add("PREG_COD", g.between(ach.AddMonths(-8), ach), clinical.KindCondition)
+		g.add("PREG_COD", g.between(ach.AddMonths(-12), ach), clinical.KindCondition)
 	}
 	if eligible || pregnant || g.chance(0.05) {
 		p := 0.5
 		if age >= 65 {
 			p = 0.78
 		}
-		y, _, _ := ach.Civil()
+		// the latest season is the one begun on or before the date
+		y, m, _ := ach.Civil()
+		if m < 9 {
+			y--
+		}
 		for s := 0; s < 4; s++ {
-			startSeason := domain.DateOf(y-1-s, 9, 1)
-			if startSeason > ach || !g.chance(p) {
+			startSeason := domain.DateOf(y-s, 9, 1)
+			if !g.chance(p) {
 				continue
 			}
-			g.add("FLU_COD", g.between(startSeason, min(startSeason.AddMonths(5), ach)), clinical.KindImmunisation)
+			// Most doses in the first weeks (about 70% by the end of
+			// October), a few up to the season's end on 31 March; a season
+			// still running has only its doses given so far.
+			d := startSeason.AddDays(14 + int(g.r.ExpFloat64()*40))
+			d = min(d, startSeason.AddMonths(7).AddDays(-1))
+			// (and none before 6 months of age, when the vaccine starts)
+			if d <= ach && d >= g.p.Birth.AddMonths(6) {
+				g.add("FLU_COD", d, clinical.KindImmunisation)
+			}
 		}
 	}
 	if copd && g.chance(0.8) {
