@@ -214,7 +214,7 @@ func withSession(cmd *cobra.Command, fn func(*session) error) error {
 	}
 	s, err := openStore(c)
 	if err != nil {
-		return err
+		return inUse(c.Data, err)
 	}
 	defer s.Close()
 	actor, err := ops.Actor(s, c.As)

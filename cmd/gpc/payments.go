@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -52,13 +53,10 @@ pays nothing twice, even after an interruption.`,
 				if err := writeFileAtomic(path, buf.Bytes()); err != nil {
 					return err
 				}
-				verb := "paid"
-				if res.Existing {
-					verb = "already run on " + res.Run.At.UTC().Format("2006-01-02 15:04 UTC") + "; file rewritten from the record, nothing paid now:"
-				}
-				fmt.Fprintf(w, "payment run %d for %s %s %d lines, total %s -> %s\n", res.Run.ID, res.Run.Period, verb, len(res.Run.Lines), res.Run.Total(), path)
-				if res.Pending > 0 {
-					fmt.Fprintf(w, "%d item(s) became payable after this run; the next period's run pays them\n", res.Pending)
+				first, rest, _ := strings.Cut(res.Describe(), "\n")
+				fmt.Fprintf(w, "%s -> %s\n", first, path)
+				if rest != "" {
+					fmt.Fprintln(w, rest)
 				}
 				return nil
 			})

@@ -83,6 +83,16 @@ func TestServeAnswersAndTuiPointsToIt(t *testing.T) {
 	if err == nil || !errors.Is(err, store.ErrInUse) || !strings.Contains(err.Error(), "ssh -p "+port(addr)+" 127.0.0.1") {
 		t.Fatalf("gpc tui while serving: %v", err)
 	}
+	// So does a command that changes the timetable, and the same change
+	// is made over SSH while the server runs.
+	_, err = gpc(t, "timetable", "add", "--service", "QOF2526", "--ach", "2025-12-31", "--data", data)
+	if err == nil || !errors.Is(err, store.ErrInUse) || !strings.Contains(err.Error(), "ssh -p "+port(addr)+" 127.0.0.1 help") {
+		t.Fatalf("gpc timetable add while serving: %v", err)
+	}
+	out, err = sshRun(t, addr.String(), userSigner(t, data, "admin"), "timetable add --service QOF2526 --ach 2025-12-31 --reason 'over ssh'")
+	if err != nil || !strings.Contains(out, "added collection") || !strings.Contains(out, "QOF2526 2025-12-31") {
+		t.Fatalf("timetable add over ssh: %v %q", err, out)
+	}
 	cancel()
 	select {
 	case err := <-done:

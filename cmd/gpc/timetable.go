@@ -130,33 +130,14 @@ func ttGenerateCmd() *cobra.Command {
 }
 
 // dateFlags are the optional date overrides of add and reschedule.
-type dateFlags struct{ opens, closes, declare, approve, pay string }
+type dateFlags struct{ ops.DateFlags }
 
 func (f *dateFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.opens, "opens", "", "window opens (YYYY-MM-DD)")
-	cmd.Flags().StringVar(&f.closes, "closes", "", "window closes")
-	cmd.Flags().StringVar(&f.declare, "declare-by", "", "declaration deadline")
-	cmd.Flags().StringVar(&f.approve, "approve-by", "", "approval deadline")
-	cmd.Flags().StringVar(&f.pay, "pay-on", "", "payment date")
-}
-
-func (f *dateFlags) change() (ops.DateChange, error) {
-	ch := ops.NoDates()
-	for _, x := range []struct {
-		flag, v string
-		dst     *domain.Date
-	}{{"--opens", f.opens, &ch.Opens}, {"--closes", f.closes, &ch.Closes}, {"--declare-by", f.declare, &ch.DeclareBy},
-		{"--approve-by", f.approve, &ch.ApproveBy}, {"--pay-on", f.pay, &ch.PayOn}} {
-		if x.v == "" {
-			continue
-		}
-		d, err := domain.ParseDate(x.v)
-		if err != nil {
-			return ch, fmt.Errorf("%s: %w", x.flag, err)
-		}
-		*x.dst = d
-	}
-	return ch, nil
+	cmd.Flags().StringVar(&f.Opens, "opens", "", "window opens (YYYY-MM-DD)")
+	cmd.Flags().StringVar(&f.Closes, "closes", "", "window closes")
+	cmd.Flags().StringVar(&f.DeclareBy, "declare-by", "", "declaration deadline")
+	cmd.Flags().StringVar(&f.ApproveBy, "approve-by", "", "approval deadline")
+	cmd.Flags().StringVar(&f.PayOn, "pay-on", "", "payment date")
 }
 
 func parseID(s string) (uint64, error) {
@@ -188,7 +169,7 @@ func ttAddCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--ach: %w", err)
 			}
-			ch, err := df.change()
+			ch, err := df.Change()
 			if err != nil {
 				return err
 			}
@@ -197,7 +178,7 @@ func ttAddCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "added collection %d: %s, window %s..%s\n", c.ID, c.Label(), c.WindowStart, c.WindowEnd)
+				fmt.Fprintf(cmd.OutOrStdout(), "added collection %d: %s\n", c.ID, ops.DescribeDates(c))
 				printMoves(cmd.OutOrStdout(), moves)
 				return nil
 			})
@@ -218,7 +199,7 @@ func ttRescheduleCmd() *cobra.Command {
 		Short: "Move a scheduled collection's window or deadlines",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ch, err := df.change()
+			ch, err := df.Change()
 			if err != nil {
 				return err
 			}
@@ -227,8 +208,7 @@ func ttRescheduleCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "rescheduled collection %d: %s, window %s..%s, declare by %s, approve by %s, pay on %s\n",
-					c.ID, c.Label(), c.WindowStart, c.WindowEnd, c.DeclarationDeadline, c.ApprovalDeadline, c.PaymentDate)
+				fmt.Fprintf(cmd.OutOrStdout(), "rescheduled collection %d: %s\n", c.ID, ops.DescribeDates(c))
 				printMoves(cmd.OutOrStdout(), moves)
 				return nil
 			})
@@ -252,14 +232,7 @@ func collectionAction(use, short, done string, act func(ss *session, id uint64, 
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s collection %d: %s is %s", done, c.ID, c.Label(), c.Status)
-				if c.Run > 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), ", run %d", c.Run)
-				}
-				if c.Paused {
-					fmt.Fprint(cmd.OutOrStdout(), " (paused)")
-				}
-				fmt.Fprintln(cmd.OutOrStdout())
+				fmt.Fprintf(cmd.OutOrStdout(), "%s collection %d: %s\n", done, c.ID, ops.DescribeState(c))
 				return nil
 			})
 		},

@@ -63,7 +63,7 @@ func inUse(dir string, err error) error {
 		if a, rerr := net.ResolveTCPAddr("tcp", addr); rerr == nil {
 			where = fmt.Sprintf("ssh -p %s %s", port(a), host(a))
 		}
-		return fmt.Errorf("%w\na gpc server (pid %d) is serving %s on %s; use it instead: %s", err, pid, dir, addr, where)
+		return fmt.Errorf("%w\na gpc server (pid %d) is serving %s on %s; use it instead: %s\n(%s help lists what runs there without a terminal: timetable changes, payment runs, exports, backups)", err, pid, dir, addr, where, where)
 	}
 	return fmt.Errorf("%w\nif that is gpc serve, connect to it with ssh; otherwise wait for the other command to finish", err)
 }

@@ -52,6 +52,20 @@ type PaymentRunResult struct {
 	Pending int
 }
 
+// Describe says what the run did, in one line, and on a second line what
+// it left for the next period, if anything.
+func (r *PaymentRunResult) Describe() string {
+	verb := "paid"
+	if r.Existing {
+		verb = "already run on " + r.Run.At.UTC().Format("2006-01-02 15:04 UTC") + "; nothing paid now; its file has"
+	}
+	s := fmt.Sprintf("payment run %d for %s %s %d lines, total %s", r.Run.ID, r.Run.Period, verb, len(r.Run.Lines), r.Run.Total())
+	if r.Pending > 0 {
+		s += fmt.Sprintf("\n%d item(s) became payable after this run; the next period's run pays them", r.Pending)
+	}
+	return s
+}
+
 // RunPayments makes (or reads back) the payment run of a period.
 func RunPayments(s *store.Store, actor *domain.User, period string) (*PaymentRunResult, error) {
 	p, err := domain.ParsePeriod(period)

@@ -134,6 +134,51 @@ func NoDates() DateChange {
 	return DateChange{Opens: domain.NoDate, Closes: domain.NoDate, DeclareBy: domain.NoDate, ApproveBy: domain.NoDate, PayOn: domain.NoDate}
 }
 
+// DateFlags are the optional date overrides of adding or rescheduling a
+// collection as typed (YYYY-MM-DD, empty for "leave it"), shared by the
+// command line and the SSH commands so both read them the same way.
+type DateFlags struct{ Opens, Closes, DeclareBy, ApproveBy, PayOn string }
+
+// Change parses the flags; an error names the flag.
+func (f DateFlags) Change() (DateChange, error) {
+	ch := NoDates()
+	for _, x := range []struct {
+		flag, v string
+		dst     *domain.Date
+	}{{"--opens", f.Opens, &ch.Opens}, {"--closes", f.Closes, &ch.Closes}, {"--declare-by", f.DeclareBy, &ch.DeclareBy},
+		{"--approve-by", f.ApproveBy, &ch.ApproveBy}, {"--pay-on", f.PayOn, &ch.PayOn}} {
+		if x.v == "" {
+			continue
+		}
+		d, err := domain.ParseDate(x.v)
+		if err != nil {
+			return ch, fmt.Errorf("%s: %w", x.flag, err)
+		}
+		*x.dst = d
+	}
+	return ch, nil
+}
+
+// DescribeDates is the one-line summary of a collection's dates that
+// adding or rescheduling it reports.
+func DescribeDates(c *domain.Collection) string {
+	return fmt.Sprintf("%s, window %s..%s, declare by %s, approve by %s, pay on %s",
+		c.Label(), c.WindowStart, c.WindowEnd, c.DeclarationDeadline, c.ApprovalDeadline, c.PaymentDate)
+}
+
+// DescribeState is the one-line state of a collection that cancelling or
+// reopening it reports.
+func DescribeState(c *domain.Collection) string {
+	s := fmt.Sprintf("%s is %s", c.Label(), c.Status)
+	if c.Run > 0 {
+		s += fmt.Sprintf(", run %d", c.Run)
+	}
+	if c.Paused {
+		s += " (paused)"
+	}
+	return s
+}
+
 func overlay(base timetable.Dates, ch DateChange) timetable.Dates {
 	set := func(dst *domain.Date, v domain.Date) {
 		if v.Valid() {

@@ -364,3 +364,133 @@ func TestBackupStreamsACheckableDataFile(t *testing.T) {
 		}
 	}
 }
+
+// An administrator runs the timetable over SSH while the server holds the
+// data file: add, reschedule, cancel and reopen go through the same ops
+// (one audited transaction each) as the command line, with text and JSON.
+func TestTimetableChangesOverSSH(t *testing.T) {
+	d := fixture.New(t)
+	out, errs, st := run(t, d, "admin", "timetable add --service QOF2526 --ach 2025-12-31 --reason 'mid-year look' --json")
+	var ch CollectionChange
+	if st != 0 || json.Unmarshal([]byte(out), &ch) != nil || ch.Action != "added" || ch.Collection.Status != domain.CollScheduled ||
+		ch.Collection.AchDate != domain.MustDate("2025-12-31") {
+		t.Fatalf("add: status %d, out %q, err %q", st, out, errs)
+	}
+	id := strconv.FormatUint(ch.Collection.ID, 10)
+	// The default timing put the declaration deadline somewhere; move it.
+	out, errs, st = run(t, d, "admin", "timetable reschedule "+id+" --declare-by 2026-02-27 --reason 'practices asked'")
+	if st != 0 || !strings.Contains(out, "rescheduled collection "+id+": QOF2526") || !strings.Contains(out, "declare by 2026-02-27") {
+		t.Fatalf("reschedule: status %d, out %q, err %q", st, out, errs)
+	}
+	out, errs, st = run(t, d, "admin", "timetable cancel "+id+" --reason 'added by mistake'")
+	if st != 0 || !strings.Contains(out, "cancelled collection "+id) || !strings.Contains(out, "is cancelled") {
+		t.Fatalf("cancel: status %d, out %q, err %q", st, out, errs)
+	}
+	out, errs, st = run(t, d, "admin", "timetable reopen "+id)
+	if st != 0 || !strings.Contains(out, "reopened collection "+id) || !strings.Contains(out, "is scheduled") {
+		t.Fatalf("reopen: status %d, out %q, err %q", st, out, errs)
+	}
+	// Each change is audited with its reason.
+	var audit []string
+	if err := d.Store.View(func(tx *store.Tx) error {
+		es, err := tx.AuditEntries(store.AuditFilter{Text: "collection " + id})
+		for i := len(es) - 1; i >= 0; i-- { // oldest first
+			audit = append(audit, es[i].Action+" "+es[i].After)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 4 || !strings.HasPrefix(audit[0], "timetable.add") || !strings.Contains(audit[0], "mid-year look") ||
+		!strings.HasPrefix(audit[1], "timetable.reschedule") || !strings.Contains(audit[1], "practices asked") ||
+		!strings.HasPrefix(audit[2], "collection.cancel") || !strings.Contains(audit[2], "added by mistake") ||
+		!strings.HasPrefix(audit[3], "collection.reopen") {
+		t.Fatalf("audit: %q", audit)
+	}
+	// Nobody else may; bad input is a usage error that changes nothing.
+	if _, errs, st := run(t, d, "pat", "timetable cancel "+id); st != StatusRefused || !strings.Contains(errs, "Timetable Administration") {
+		t.Fatalf("practice user cancelling: %d %q", st, errs)
+	}
+	for _, line := range []string{"timetable cancel", "timetable cancel x1", "timetable frob", "timetable add --service QOF2526",
+		"timetable add --service QOF2526 --ach 2026-13-01", "timetable reschedule " + id + " --pay-on soon"} {
+		if _, errs, st := run(t, d, "admin", line); st != StatusUsage {
+			t.Errorf("%q: status %d, err %q", line, st, errs)
+		}
+	}
+	if _, errs, st := run(t, d, "admin", "timetable cancel 999"); st != StatusFailed || !strings.Contains(errs, "999") {
+		t.Fatalf("unknown collection: %d %q", st, errs)
+	}
+}
+
+// Payments run over SSH: the instruction CSV on stdout (exactly what the
+// record says), the summary on stderr, and a second run pays nothing again.
+func TestPaymentsRunOverSSH(t *testing.T) {
+	d := fixture.New(t)
+	// Practice B's approved declaration is financially approved and its
+	// collection pays this month.
+	if err := d.Store.Update(d.Admin, func(tx *store.Tx) error {
+		c, err := tx.Collection(d.Collection)
+		if err != nil {
+			return err
+		}
+		c.DeclarationDeadline = domain.MustDate("2026-04-22")
+		c.ApprovalDeadline = domain.MustDate("2026-04-24")
+		c.PaymentDate = domain.MustDate("2026-04-30")
+		return tx.PutCollection(c)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The fixture's stored amount is made up, so the first decision
+	// recalculates the declaration and sends it back to the practice; it is
+	// then declared, approved and financially approved as seen.
+	seen := func() string {
+		var hash string
+		if err := d.Store.View(func(tx *store.Tx) error {
+			dec, err := tx.Declaration(d.Collection, fixture.PracticeB)
+			if err == nil {
+				hash = dec.InputsHash
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return hash
+	}
+	_ = ops.FinanceApprove(d.Store, d.User(t, "finn"), d.Collection, fixture.PracticeB, seen()) // refused: recalculates
+	for _, step := range []struct {
+		user string
+		do   func(*store.Store, *domain.User, uint64, string, string) error
+	}{{"pam", ops.Declare}, {"cora", ops.Approve}, {"finn", ops.FinanceApprove}} {
+		if err := step.do(d.Store, d.User(t, step.user), d.Collection, fixture.PracticeB, seen()); err != nil {
+			t.Fatalf("%s: %v", step.user, err)
+		}
+	}
+	out, errs, st := run(t, d, "admin", "payments run --period 2026-04")
+	if st != 0 || !strings.Contains(errs, "payment run 1 for 2026-04 paid 1 lines") {
+		t.Fatalf("status %d, out %q, err %q", st, out, errs)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 2 || !contains(rows[1], fixture.PracticeB) {
+		t.Fatalf("CSV %q: %v", out, err)
+	}
+	again, errs, st := run(t, d, "admin", "payments run --period 2026-04")
+	if st != 0 || again != out || !strings.Contains(errs, "already run") || !strings.Contains(errs, "nothing paid now") {
+		t.Fatalf("second run: status %d, err %q, same file %v", st, errs, again == out)
+	}
+	js, _, st := run(t, d, "admin", "payments run --period 2026-04 --json")
+	var pj PaymentRunJSON
+	if st != 0 || json.Unmarshal([]byte(js), &pj) != nil || !pj.Existing || len(pj.Run.Lines) != 1 || pj.Total != pj.Run.Lines[0].Amount {
+		t.Fatalf("json: %d %q", st, js)
+	}
+	if _, errs, st := run(t, d, "finn", "payments run --period 2026-04"); st != StatusRefused {
+		t.Fatalf("finance user running payments: %d %q", st, errs)
+	}
+	if _, errs, st := run(t, d, "admin", "payments run --period 2026-09"); st != StatusFailed || !strings.Contains(errs, "2026-09") {
+		t.Fatalf("a month not begun: %d %q", st, errs)
+	}
+	for _, line := range []string{"payments", "payments run", "payments run --period April", "payments pay --period 2026-04"} {
+		if _, errs, st := run(t, d, "admin", line); st != StatusUsage {
+			t.Errorf("%q: status %d, err %q", line, st, errs)
+		}
+	}
+}

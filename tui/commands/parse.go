@@ -9,10 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"gpcollections/domain"
+	"gpcollections/store/ops"
 )
 
 // Exit statuses, as documented in Usage.
@@ -42,6 +45,19 @@ commands:
                                            INDICATOR_VALUES rows for data provision (CSV)
   backup                                   (administrators) a consistent copy of the live data
                                            file on stdout: ssh -T HOST backup > gpc-backup.db
+
+timetable administration (changes are audited; --reason says why):
+  timetable add --service ID --ach YYYY-MM-DD [DATES] [--reason TEXT]
+                                           add a collection (the service's default dates unless given)
+  timetable reschedule ID [DATES] [--reason TEXT]
+                                           move a collection's window or deadlines
+  timetable cancel ID [--reason TEXT]      cancel a scheduled or extracting collection
+  timetable reopen ID [--reason TEXT]      reopen a cancelled or closed collection
+      DATES: --opens --closes --declare-by --approve-by --pay-on, each YYYY-MM-DD
+  payments run --period YYYY-MM            pay what is payable in the period; the payment
+                                           instruction CSV on stdout, the summary on stderr:
+                                           ssh -T HOST payments run --period 2026-05 > pay.csv
+                                           (running a period again pays nothing twice)
   help                                     this text
 
 every command takes --json for machine-readable output.
@@ -51,12 +67,22 @@ connect with a terminal (no command) for the full-screen interface.
 
 // Command is a parsed command line.
 type Command struct {
-	Name     string
+	Name     string // "timetable add", "payments run": verb words joined by a space
 	JSON     bool
 	Service  string
 	Date     domain.Date
 	Practice string
 	Status   string
+	ID       uint64         // the collection of reschedule, cancel, reopen
+	Dates    ops.DateChange // add and reschedule
+	Reason   string
+	Period   string // payments run
+}
+
+// verbs are the commands that take a second word.
+var verbs = map[string][]string{
+	"timetable": {"add", "reschedule", "cancel", "reopen"},
+	"payments":  {"run"},
 }
 
 // UsageError is a command line that was not understood.
@@ -154,15 +180,57 @@ func Parse(args []string) (Command, error) {
 		return Command{}, usagef("no command given")
 	}
 	c := Command{Name: args[0]}
+	rest := args[1:]
+	if vs, ok := verbs[c.Name]; ok && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		if !slices.Contains(vs, rest[0]) {
+			return Command{}, usagef("%s: unknown action %q (want %s)", c.Name, clip(rest[0]), strings.Join(vs, ", "))
+		}
+		c.Name += " " + rest[0]
+		rest = rest[1:]
+	}
+	// reschedule, cancel and reopen name the collection first.
+	switch c.Name {
+	case "timetable reschedule", "timetable cancel", "timetable reopen":
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return Command{}, usagef("%s: name the collection by its ID, as timetable lists it", c.Name)
+		}
+		id, err := strconv.ParseUint(rest[0], 10, 64)
+		if err != nil || id == 0 {
+			return Command{}, usagef("%s: collection ID %q: want a number, as timetable lists it", c.Name, clip(rest[0]))
+		}
+		c.ID, rest = id, rest[1:]
+	}
 	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&c.JSON, "json", false, "")
 	var date string
+	var dates ops.DateFlags
+	dateFlags := func() {
+		fs.StringVar(&dates.Opens, "opens", "", "")
+		fs.StringVar(&dates.Closes, "closes", "", "")
+		fs.StringVar(&dates.DeclareBy, "declare-by", "", "")
+		fs.StringVar(&dates.ApproveBy, "approve-by", "", "")
+		fs.StringVar(&dates.PayOn, "pay-on", "", "")
+	}
 	switch c.Name {
 	case "help", "whoami", "queue", "backup":
 	case "timetable":
 		fs.StringVar(&c.Service, "service", "", "")
 		fs.StringVar(&c.Status, "status", "", "")
+	case "timetable add":
+		fs.StringVar(&c.Service, "service", "", "")
+		fs.StringVar(&date, "ach", "", "")
+		fs.StringVar(&c.Reason, "reason", "", "")
+		dateFlags()
+	case "timetable reschedule":
+		fs.StringVar(&c.Reason, "reason", "", "")
+		dateFlags()
+	case "timetable cancel", "timetable reopen":
+		fs.StringVar(&c.Reason, "reason", "", "")
+	case "payments run":
+		fs.StringVar(&c.Period, "period", "", "")
+	case "payments":
+		return Command{}, usagef("payments: say what to do: payments run --period YYYY-MM")
 	case "achievement":
 		fs.StringVar(&c.Service, "service", "", "")
 		fs.StringVar(&date, "date", "", "")
@@ -174,7 +242,7 @@ func Parse(args []string) (Command, error) {
 	default:
 		return Command{}, usagef("unknown command %q", clip(c.Name))
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Command{Name: "help"}, nil
 		}
@@ -189,19 +257,43 @@ func Parse(args []string) (Command, error) {
 		}
 		return nil
 	}
-	switch c.Name {
-	case "achievement", "export":
+	// serviceDate reads the --service and the date flag named.
+	serviceDate := func(flag string) error {
 		if err := need(c.Service, "service"); err != nil {
-			return Command{}, err
+			return err
 		}
-		if err := need(date, "date"); err != nil {
-			return Command{}, err
+		if err := need(date, flag); err != nil {
+			return err
 		}
 		d, err := domain.ParseDate(date)
 		if err != nil {
-			return Command{}, usagef("%s: --date: %s", c.Name, clip(err.Error()))
+			return usagef("%s: --%s: %s", c.Name, flag, clip(err.Error()))
 		}
 		c.Date = d
+		return nil
+	}
+	var err error
+	switch c.Name {
+	case "achievement", "export":
+		err = serviceDate("date")
+	case "timetable add":
+		err = serviceDate("ach")
+	case "payments run":
+		if err = need(c.Period, "period"); err == nil {
+			if _, perr := domain.ParsePeriod(c.Period); perr != nil {
+				err = usagef("%s: --period: %s", c.Name, clip(perr.Error()))
+			}
+		}
+	}
+	if err != nil {
+		return Command{}, err
+	}
+	if c.Name == "timetable add" || c.Name == "timetable reschedule" {
+		ch, err := dates.Change()
+		if err != nil {
+			return Command{}, usagef("%s: %s", c.Name, clip(err.Error()))
+		}
+		c.Dates = ch
 	}
 	if c.Practice != "" {
 		if err := domain.ValidateOrgCode(domain.OrgPractice, c.Practice); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/domain/calc"
+	"gpcollections/domain/timetable"
 	"gpcollections/store"
 	"gpcollections/store/ops"
 )
@@ -65,6 +66,10 @@ func Exec(env Env, c Command) int {
 		err = env.export(c)
 	case "backup":
 		_, err = ops.Backup(env.Store, env.User, env.Out)
+	case "timetable add", "timetable reschedule", "timetable cancel", "timetable reopen":
+		err = env.changeTimetable(c)
+	case "payments run":
+		err = env.runPayments(c)
 	default:
 		err = usagef("unknown command %q", clip(c.Name))
 	}
@@ -359,4 +364,89 @@ func printMissing(w io.Writer, a *Achievement) {
 
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+}
+
+// CollectionChange is the JSON of a timetable change.
+type CollectionChange struct {
+	Action     string             `json:"action"`
+	Collection *domain.Collection `json:"collection"`
+	// Moves are the dates the timetable moved off weekends and bank holidays.
+	Moves []string `json:"moves,omitempty"`
+}
+
+// changeTimetable adds, reschedules, cancels or reopens a collection, each
+// one audited transaction through the same ops as the command line.
+func (env Env) changeTimetable(c Command) error {
+	var (
+		col   *domain.Collection
+		moves []string
+		err   error
+		done  string
+	)
+	note := func(ms []timetable.Move) {
+		for _, m := range ms {
+			moves = append(moves, m.String())
+		}
+	}
+	switch c.Name {
+	case "timetable add":
+		var ms []timetable.Move
+		col, ms, err = ops.AddCollection(env.Store, env.User, c.Service, c.Date, c.Dates, c.Reason)
+		note(ms)
+		done = "added"
+	case "timetable reschedule":
+		var ms []timetable.Move
+		col, ms, err = ops.Reschedule(env.Store, env.User, c.ID, c.Dates, c.Reason)
+		note(ms)
+		done = "rescheduled"
+	case "timetable cancel":
+		col, err = ops.CancelCollection(env.Store, env.User, c.ID, c.Reason)
+		done = "cancelled"
+	case "timetable reopen":
+		col, err = ops.ReopenCollection(env.Store, env.User, c.ID, c.Reason)
+		done = "reopened"
+	}
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(env.Out, CollectionChange{Action: done, Collection: col, Moves: moves})
+	}
+	what := ops.DescribeState(col)
+	if done == "added" || done == "rescheduled" {
+		what = ops.DescribeDates(col)
+	}
+	fmt.Fprintf(env.Out, "%s collection %d: %s\n", done, col.ID, what)
+	for _, m := range moves {
+		fmt.Fprintf(env.Out, "  %s\n", m)
+	}
+	return nil
+}
+
+// PaymentRunJSON is payments run's JSON: the run as recorded and what the
+// call did.
+type PaymentRunJSON struct {
+	Run      *domain.PaymentRun `json:"run"`
+	Total    domain.Pence       `json:"total"`
+	Existing bool               `json:"existing"`
+	Pending  int                `json:"pending"`
+}
+
+// runPayments makes (or reads back) a period's run. The instruction CSV
+// goes to stdout, so that "ssh -T HOST payments run --period P > file"
+// captures exactly the file the command line would write; the summary goes
+// to stderr.
+func (env Env) runPayments(c Command) error {
+	res, err := ops.RunPayments(env.Store, env.User, c.Period)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(env.Out, PaymentRunJSON{Run: res.Run, Total: res.Run.Total(), Existing: res.Existing, Pending: res.Pending})
+	}
+	if err := ops.WritePaymentCSV(env.Out, res.Run); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Err, res.Describe())
+	return nil
 }
