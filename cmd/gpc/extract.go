@@ -33,7 +33,7 @@ func init() {
 }
 
 func generateCmd() *cobra.Command {
-	var practice, out, date string
+	var practice, out, date, clusterFile string
 	var patients int
 	var seed int64
 	cmd := &cobra.Command{
@@ -50,7 +50,19 @@ func generateCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--date: %v", err)
 			}
-			n, err := writeSource(out, synth.Options{Practice: practice, Patients: patients, Seed: seed, AchDate: ach})
+			opt := synth.Options{Practice: practice, Patients: patients, Seed: seed, AchDate: ach}
+			if clusterFile != "" {
+				f, err := os.Open(clusterFile)
+				if err != nil {
+					return fmt.Errorf("--clusters: %w", err)
+				}
+				opt.Clusters, err = rules.ParseClusters(clusterFile, f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
+			n, err := writeSource(out, opt)
 			if err != nil {
 				return err
 			}
@@ -63,6 +75,7 @@ func generateCmd() *cobra.Command {
 	cmd.Flags().Int64Var(&seed, "seed", 1, "random seed")
 	cmd.Flags().StringVar(&out, "out", "", "output directory (created)")
 	cmd.Flags().StringVar(&date, "date", "2026-03-31", "records run up to about this date")
+	cmd.Flags().StringVar(&clusterFile, "clusters", "", "cluster file to pick codes from (default: the shipped sample; a deployment's release has codes the sample lacks, e.g. learning disability health checks)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

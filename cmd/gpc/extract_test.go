@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,5 +119,50 @@ func TestBenchExtractSmall(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A deployment whose cluster file has learning disability health check
+// codes generates practices with health checks (--clusters) and counts
+// them with its rule directory (--rules); the shipped sample counts 0 and
+// says why.
+func TestGenerateWithAClusterFileThatHasHealthCheckCodes(t *testing.T) {
+	dir := t.TempDir()
+	sample, err := os.ReadFile("../../domain/rulesets/files/clusters.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(sample), "\n") {
+		if strings.HasPrefix(l, "HLTHCHK_COD,") {
+			l = "HLTHCHK_COD,999015851000230100,990000000000000001,TEST ONLY health check concept"
+		}
+		lines = append(lines, l)
+	}
+	rulesDir := filepath.Join(dir, "LDHC2526")
+	os.MkdirAll(rulesDir, 0o755)
+	cl := filepath.Join(rulesDir, "clusters.csv")
+	os.WriteFile(cl, []byte(strings.Join(lines, "\n")), 0o644)
+	ldhc, _ := os.ReadFile("../../domain/rulesets/files/LDHC2526/ldhc.rules")
+	os.WriteFile(filepath.Join(rulesDir, "ldhc.rules"), ldhc, 0o644)
+
+	src := filepath.Join(dir, "src")
+	mustGPC(t, "generate", "--patients", "5000", "--seed", "1", "--date", "2025-09-30", "--clusters", cl, "--out", src)
+	out := mustGPC(t, "extract", "--source", src, "--service", "LDHC2526", "--date", "2025-09-30", "--rules", rulesDir)
+	n := -1
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "LDHC2526,A81001,2025-09-30,LDHC001,COUNT,") {
+			n, _ = strconv.Atoi(strings.TrimPrefix(l, "LDHC2526,A81001,2025-09-30,LDHC001,COUNT,"))
+		}
+	}
+	if n <= 0 {
+		t.Fatalf("LDHC001 with health check codes loaded: %d\n%s", n, out)
+	}
+	out = mustGPC(t, "extract", "--source", src, "--service", "LDHC2526", "--date", "2025-09-30")
+	if !strings.Contains(out, "LDHC001,COUNT,0") {
+		t.Fatalf("the sample counted health checks:\n%s", out)
+	}
+	if _, err := gpc(t, "generate", "--patients", "5", "--clusters", filepath.Join(dir, "nope.csv"), "--out", filepath.Join(dir, "x")); err == nil || !strings.Contains(err.Error(), "--clusters") {
+		t.Fatalf("a missing cluster file: %v", err)
 	}
 }

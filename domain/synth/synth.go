@@ -3,8 +3,9 @@
 // prevalences, plausible lab values and blood pressures over several years,
 // declines, invitations, frailty, joiners and leavers, deaths, childhood
 // vaccination histories and flu vaccinations in season. Codes are picked
-// from the shipped cluster file by cluster name, so the generator and the
-// rules can never disagree about what a code means.
+// from the cluster file by cluster name (the shipped sample, or the release
+// a deployment loads), so the generator and the rules can never disagree
+// about what a code means.
 //
 // Each patient is generated from its own random stream (seed, index), so
 // the output does not depend on how patients are split into batches.
@@ -14,9 +15,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"gpcollections/domain"
 	"gpcollections/domain/clinical"
+	"gpcollections/domain/rules"
 	"gpcollections/domain/rulesets"
 )
 
@@ -31,6 +34,10 @@ type Options struct {
 	// FirstIndex offsets patient numbering, so that several practices can
 	// be generated with disjoint ids.
 	FirstIndex int
+	// Clusters is the cluster file codes are picked from; nil for the
+	// shipped sample. A cluster with no codes in it is simply not recorded
+	// (with the sample: learning disability health checks).
+	Clusters *rules.Clusters
 }
 
 func (o *Options) defaults() {
@@ -47,25 +54,45 @@ type codebook struct {
 	codes map[string][]clinical.Code
 }
 
-var book *codebook
+var (
+	shipped     *codebook
+	booksMu     sync.Mutex
+	otherBooks  = map[*rules.Clusters]*codebook{}
+	shippedOnce sync.Once
+)
 
-func loadBook() *codebook {
-	if book != nil {
-		return book
-	}
-	cl, err := rulesets.Clusters()
-	if err != nil {
-		panic(fmt.Sprintf("synth: shipped cluster file does not load: %v", err))
-	}
+func bookOf(cl *rules.Clusters) *codebook {
 	b := &codebook{codes: map[string][]clinical.Code{}}
 	for _, n := range cl.Names() {
 		b.codes[n] = cl.Codes(n)
 	}
-	book = b
 	return b
 }
 
-func init() { loadBook() }
+// loadBook returns the codebook of a cluster file (nil: the shipped one),
+// built once per file.
+func loadBook(cl *rules.Clusters) *codebook {
+	if cl == nil {
+		shippedOnce.Do(func() {
+			sc, err := rulesets.Clusters()
+			if err != nil {
+				panic(fmt.Sprintf("synth: shipped cluster file does not load: %v", err))
+			}
+			shipped = bookOf(sc)
+		})
+		return shipped
+	}
+	booksMu.Lock()
+	defer booksMu.Unlock()
+	b, ok := otherBooks[cl]
+	if !ok {
+		b = bookOf(cl)
+		otherBooks[cl] = b
+	}
+	return b
+}
+
+func init() { loadBook(nil) }
 
 // noise codes: common primary care findings outside every shipped cluster,
 // so that records have realistic bulk (about 50 coded events a patient).
@@ -91,6 +118,8 @@ type gen struct {
 	p    *clinical.Patient
 	seq  uint32
 	book *codebook
+	seed int64
+	idx  int
 }
 
 func (g *gen) chance(p float64) bool { return g.r.Float64() < p }
@@ -161,7 +190,7 @@ func Patient(opt Options, i int) clinical.Patient {
 	r := rand.New(rand.NewPCG(uint64(opt.Seed), uint64(idx)*0x9E3779B97F4A7C15+1))
 	ach := opt.AchDate
 	p := clinical.Patient{ID: fmt.Sprintf("%s-%07d", opt.Practice, idx), Death: domain.NoDate}
-	g := &gen{r: r, ach: ach, p: &p, book: loadBook()}
+	g := &gen{r: r, ach: ach, p: &p, book: loadBook(opt.Clusters), seed: opt.Seed, idx: idx}
 	age := g.age()
 	p.Birth = ach.AddYears(-age - 1).AddDays(1 + r.IntN(365))
 	age = p.Birth.AgeOn(ach)
@@ -356,7 +385,9 @@ func (g *gen) history(age int, newReg bool) {
 		mhRamp = math.Min(1, float64(ach-mhDate)/182)
 	}
 	if ld {
-		g.add("LD_COD", g.onset(0), clinical.KindCondition)
+		onset := g.onset(0)
+		g.add("LD_COD", onset, clinical.KindCondition)
+		g.ldHealthChecks(onset)
 	}
 
 	// Blood pressure: more often for the registers it serves.
@@ -598,6 +629,37 @@ func (g *gen) pcas(unsuitable, declined, invite string) {
 		g.add(invite, first, clinical.KindProcedure)
 		if g.chance(0.75) {
 			g.add(invite, first.AddDays(7+g.r.IntN(60)), clinical.KindProcedure)
+		}
+	}
+}
+
+// ldHealthChecks records annual learning disability health checks from age
+// 14, about three in four people a year (national uptake is around 75-80%),
+// one at most in each April-to-March year. They draw on their own random
+// stream so that a cluster file without health check codes (the shipped
+// sample) leaves every other event exactly as it was.
+func (g *gen) ldHealthChecks(onset domain.Date) {
+	codes := g.book.codes["HLTHCHK_COD"]
+	if len(codes) == 0 {
+		return
+	}
+	r := rand.New(rand.NewPCG(uint64(g.seed)^0x4c4448, uint64(g.idx)))
+	from := max(onset, g.p.Birth.AddYears(14), g.ach.AddYears(-3))
+	y, _, _ := g.ach.AddYears(-3).Civil()
+	for ; ; y++ {
+		lo, hi := domain.DateOf(y, 4, 1), domain.DateOf(y+1, 3, 31)
+		if lo > g.ach {
+			return
+		}
+		// The date falls anywhere in the year; one still to come by the
+		// achievement date is not in the record yet.
+		lo = max(lo, from)
+		if hi < lo || r.Float64() >= 0.75 {
+			continue
+		}
+		d := lo + domain.Date(r.IntN(int(hi-lo)+1))
+		if d <= g.ach {
+			g.addCode(codes[r.IntN(len(codes))], d, clinical.KindProcedure)
 		}
 	}
 }

@@ -104,7 +104,7 @@ func TestGeneratedRecordsReadBackAndLookRealistic(t *testing.T) {
 // so far, not only the previous seasons'.
 func TestFluSeasonUpToTheAchievementDate(t *testing.T) {
 	flu := map[clinical.Code]bool{}
-	for _, c := range loadBook().codes["FLU_COD"] {
+	for _, c := range loadBook(nil).codes["FLU_COD"] {
 		flu[c] = true
 	}
 	for _, ach := range []domain.Date{domain.MustDate("2025-10-31"), domain.MustDate("2025-12-31"), domain.MustDate("2026-01-31"), domain.MustDate("2026-03-31")} {
@@ -163,7 +163,7 @@ func TestMonitoringStartsAtDiagnosis(t *testing.T) {
 	ach := domain.MustDate("2026-03-31")
 	in := func(cl string) map[clinical.Code]bool {
 		m := map[clinical.Code]bool{}
-		for _, c := range loadBook().codes[cl] {
+		for _, c := range loadBook(nil).codes[cl] {
 			m[c] = true
 		}
 		return m
