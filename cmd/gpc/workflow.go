@@ -374,7 +374,8 @@ func writeDeclarationView(w io.Writer, v *ops.DeclarationView) error {
 func decisionCmd(verb string) *cobra.Command {
 	var cf collFlags
 	var practices []string
-	var hash, reason string
+	var hashes []string
+	var reason string
 	short := map[string]string{
 		"approve":         "Approve declarations (one practice, or several in one bulk step)",
 		"return":          "Return declarations to the practice with a reason",
@@ -387,20 +388,43 @@ func decisionCmd(verb string) *cobra.Command {
 
 With several --practice flags the decisions are taken together in one step:
 each is checked on its own, refused ones are listed with their reason, the
-others are all recorded at once.`,
+others are all recorded at once.` + map[bool]string{true: `
+
+Without --hash, prints each declaration as it stands and its declared hash,
+and decides nothing. Run it again with one --hash per --practice, in the same
+order, to decide exactly what was shown; a declaration declared again in
+between is refused as stale, so nobody approves figures they did not see.`}[verb != "return"],
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if verb != "return" && len(hashes) > 0 && len(hashes) != len(practices) {
+				return fmt.Errorf("%d --hash for %d --practice: give one hash per practice, in the same order", len(hashes), len(practices))
+			}
 			return withCollection(cmd, &cf, func(ss *session, c *domain.Collection) error {
 				w := cmd.OutOrStdout()
+				if verb != "return" && len(hashes) == 0 {
+					var again []string
+					for _, p := range practices {
+						v, err := ops.ViewDeclaration(ss.store, ss.actor, c.ID, p)
+						if err != nil {
+							return err
+						}
+						if err := writeDeclarationView(w, v); err != nil {
+							return err
+						}
+						fmt.Fprintf(w, "declared hash %s\n\n", v.Declaration.DeclaredHash)
+						again = append(again, "--practice "+p+" --hash "+v.Declaration.DeclaredHash)
+					}
+					return &exitError{code: 3, err: fmt.Errorf("nothing decided: to %s these as shown run again with %s", verb, strings.Join(again, " "))}
+				}
 				var err error
 				if len(practices) == 1 {
 					switch verb {
 					case "approve":
-						err = ops.Approve(ss.store, ss.actor, c.ID, practices[0], hash)
+						err = ops.Approve(ss.store, ss.actor, c.ID, practices[0], hashes[0])
 					case "return":
 						err = ops.Return(ss.store, ss.actor, c.ID, practices[0], reason)
 					default:
-						err = ops.FinanceApprove(ss.store, ss.actor, c.ID, practices[0], hash)
+						err = ops.FinanceApprove(ss.store, ss.actor, c.ID, practices[0], hashes[0])
 					}
 					if err != nil {
 						return err
@@ -411,6 +435,9 @@ others are all recorded at once.`,
 				refs := make([]ops.DeclRef, len(practices))
 				for i, p := range practices {
 					refs[i] = ops.DeclRef{Collection: c.ID, Practice: p}
+					if verb != "return" {
+						refs[i].Seen = hashes[i]
+					}
 				}
 				var res []ops.BulkResult
 				switch verb {
@@ -445,7 +472,7 @@ others are all recorded at once.`,
 	if verb == "return" {
 		cmd.Flags().StringVar(&reason, "reason", "", "why it is returned; the practice sees it (required)")
 	} else {
-		cmd.Flags().StringVar(&hash, "hash", "", "the declared hash you reviewed (refused if declared again since)")
+		cmd.Flags().StringSliceVar(&hashes, "hash", nil, "the declared hash you reviewed, one per --practice in order (printed without --hash; refused if declared again since)")
 	}
 	_ = cmd.MarkFlagRequired("practice")
 	return cmd

@@ -158,8 +158,27 @@ func TestWorkflowCommandsEndToEnd(t *testing.T) {
 	if out := run("fin", "queue"); strings.Contains(out, "A81001") {
 		t.Fatalf("finance queue before approval: %s", out)
 	}
-	run("carl", append(append([]string{"approve"}, coll...), "--practice", "A81001")...)
-	run("fin", append(append([]string{"finance-approve"}, coll...), "--practice", "A81001")...)
+	// Approving without a hash shows the declaration and its declared hash
+	// and decides nothing; with the hash it approves what was shown.
+	decide := func(user, verb string) {
+		t.Helper()
+		out, err := gpc(t, append(append([]string{verb}, coll...), "--practice", "A81001", "--data", data, "--as", user)...)
+		if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(out, "total 30.00 points, £6,000.00") || !strings.Contains(err.Error(), "nothing decided") {
+			t.Fatalf("%s preview: %v\n%s", verb, err, out)
+		}
+		h := regexp.MustCompile(`declared hash ([0-9a-f]{64})`).FindStringSubmatch(out)
+		if h == nil {
+			t.Fatalf("no declared hash in %s", out)
+		}
+		if _, err := gpc(t, append(append([]string{verb}, coll...), "--practice", "A81001", "--hash", strings.Repeat("0", 64), "--data", data, "--as", user)...); err == nil || !strings.Contains(err.Error(), "stale") {
+			t.Fatalf("%s with a hash not shown: %v", verb, err)
+		}
+		if out := run(user, append(append([]string{verb}, coll...), "--practice", "A81001", "--hash", h[1])...); !strings.Contains(out, verb+" done") {
+			t.Fatalf("%s: %s", verb, out)
+		}
+	}
+	decide("carl", "approve")
+	decide("fin", "finance-approve")
 	_, err = gpc(t, append(append([]string{"return"}, coll...), "--practice", "A81001", "--reason", "late doubt", "--data", data, "--as", "fin")...)
 	if err == nil || !strings.Contains(err.Error(), "after financial approval nothing can be amended") {
 		t.Fatalf("return after finance approval: %v", err)
