@@ -34,19 +34,103 @@ func (e ManualErrors) Unwrap() error { return ErrInvalidManual }
 
 // manualOpen says why manual entry for a practice is not open, or nil. It
 // opens once the collection's automatic extract completed (or the
-// practice's own extract failed) and closes after the declaration deadline.
+// practice's own extract failed, or a retry of it has no figures yet) and
+// closes after the declaration deadline.
 func manualOpen(tx *store.Tx, c *domain.Collection, practice string) error {
-	failed, err := extractFailed(tx, c.ID, practice)
+	auto, err := AutomaticEntry(tx, c, practice)
 	if err != nil {
 		return err
 	}
-	if c.Status != domain.CollExtracted && c.Status != domain.CollClosed && !failed {
+	if c.Status != domain.CollExtracted && c.Status != domain.CollClosed && auto == AutoNone {
 		return fmt.Errorf("%s, %s: %w: it opens after the automatic extract completes (the collection is %s)", c.Label(), practice, ErrManualClosed, c.Status)
 	}
 	if err := checkDeadline(tx, c, DeadlineDeclaration); err != nil {
 		return fmt.Errorf("%w (%w)", err, ErrManualClosed)
 	}
 	return nil
+}
+
+// AutoEntry says why a practice may key in a collection's automatic
+// fields by hand.
+type AutoEntry string
+
+const (
+	// AutoNone: the extract is the source of the automatic fields.
+	AutoNone AutoEntry = ""
+	// AutoFailed: the practice's extract failed.
+	AutoFailed AutoEntry = "extract failed"
+	// AutoRetryQueued, AutoRetryRunning: a retry of the practice's extract
+	// is queued or running and has produced no figures yet, so what was
+	// keyed in is still the practice's figures (see mergedInputs).
+	AutoRetryQueued  AutoEntry = "retry queued"
+	AutoRetryRunning AutoEntry = "retry running"
+)
+
+// AutomaticEntry says whether, and why, a practice may key in the
+// automatic fields of a collection. It follows what the calculation uses
+// (mergedInputs): keyed-in values stand for automatic fields while the
+// extract has failed or no extract result exists. A retry (a queued or
+// running job with no result yet) counts once the collection's automatic
+// extract completed, or when the practice already keyed values in (a
+// re-run after a failure); a practice merely waiting for its first
+// extraction is not offered the fields.
+func AutomaticEntry(tx *store.Tx, c *domain.Collection, practice string) (AutoEntry, error) {
+	j, err := tx.Job(c.ID, practice)
+	if errors.Is(err, store.ErrNotFound) {
+		return AutoNone, nil
+	}
+	if err != nil {
+		return AutoNone, err
+	}
+	switch j.State {
+	case domain.JobFailed:
+		return AutoFailed, nil
+	case domain.JobQueued, domain.JobRunning:
+	default:
+		return AutoNone, nil
+	}
+	if _, err := tx.Result(c.ID, practice); err == nil {
+		return AutoNone, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return AutoNone, err
+	}
+	retry := c.Status == domain.CollExtracted || c.Status == domain.CollClosed
+	if !retry {
+		svc, err := tx.Service(c.Service)
+		if err != nil {
+			return AutoNone, err
+		}
+		m, err := tx.ManualEntry(c.ID, practice)
+		if err != nil {
+			return AutoNone, err
+		}
+		manual := manualFields(svc)
+		for _, v := range m.Values {
+			retry = retry || !manual[domain.FieldKey{Indicator: v.Indicator, Field: v.Field}]
+		}
+	}
+	switch {
+	case !retry:
+		return AutoNone, nil
+	case j.State == domain.JobRunning:
+		return AutoRetryRunning, nil
+	}
+	return AutoRetryQueued, nil
+}
+
+// autoNote words AutoEntry for the form.
+func autoNote(a AutoEntry, practice string) string {
+	switch a {
+	case AutoFailed:
+		return fmt.Sprintf("%s's extract failed: every field can be entered by hand, and what is submitted is the practice's figures until an extract succeeds", practice)
+	case AutoRetryQueued, AutoRetryRunning:
+		state := "queued"
+		if a == AutoRetryRunning {
+			state = "running"
+		}
+		return fmt.Sprintf("a retry of %s's failed extract is %s and has no figures yet: what is entered here stays the practice's figures, and can still be changed, until the retry succeeds; then the extract replaces the extracted fields (what was typed stays on record)", practice, state)
+	}
+	return ""
 }
 
 // ManualField is one field of the entry form.
@@ -69,7 +153,11 @@ type ManualForm struct {
 	Entry      *domain.ManualEntry `json:"entry"`
 	Fields     []ManualField       `json:"fields"`
 	// Closed says why entry is not possible now; empty when it is open.
-	Closed   string      `json:"closed,omitempty"`
+	Closed string `json:"closed,omitempty"`
+	// Auto says why the automatic fields are on the form (AutoNone: they
+	// are not); Note says it in words for the screen.
+	Auto     AutoEntry   `json:"auto,omitempty"`
+	Note     string      `json:"note,omitempty"`
 	Deadline domain.Date `json:"deadline"`
 }
 
@@ -97,6 +185,10 @@ func ManualFormFor(s *store.Store, actor *domain.User, collID uint64, practice s
 		} else if err := manualOpen(tx, c, practice); err != nil {
 			form.Closed = err.Error()
 		}
+		if form.Auto, err = AutomaticEntry(tx, c, practice); err != nil {
+			return err
+		}
+		form.Note = autoNote(form.Auto, practice)
 		allowed, err := manualAllowed(tx, c, svc, practice)
 		if err != nil {
 			return err
@@ -140,15 +232,16 @@ type allowedFields struct {
 }
 
 func manualAllowed(tx *store.Tx, c *domain.Collection, svc *domain.ServiceDef, practice string) (*allowedFields, error) {
-	failed, err := extractFailed(tx, c.ID, practice)
+	auto, err := AutomaticEntry(tx, c, practice)
 	if err != nil {
 		return nil, err
 	}
+	keyed := auto != AutoNone
 	a := &allowedFields{ok: map[domain.FieldKey]bool{}, manual: manualFields(svc)}
 	for _, d := range svc.Indicators {
 		for _, f := range d.Fields() {
 			k := domain.FieldKey{Indicator: d.ID, Field: f}
-			if a.manual[k] || failed {
+			if a.manual[k] || keyed {
 				a.order = append(a.order, k)
 				a.ok[k] = true
 			}
@@ -161,7 +254,8 @@ func manualAllowed(tx *store.Tx, c *domain.Collection, svc *domain.ServiceDef, p
 // submits them (submit true), which recalculates the declaration in the same
 // transaction. values maps fields to the raw text typed; an empty text
 // clears a field. The fields are those the service marks manual, plus every
-// automatic field while the practice's extract has failed. Every value is
+// automatic field while the practice's extract has failed or a retry of it
+// has no figures yet (AutomaticEntry). Every value is
 // parsed and the whole set checked (domain/manual); on any error nothing is
 // saved and ManualErrors names each indicator and field. expectVersion is
 // the entry's version the form was read at (0 for a new entry). A
@@ -281,7 +375,7 @@ func notEnterable(svc *domain.ServiceDef, k domain.FieldKey) string {
 	}
 	for _, f := range d.Fields() {
 		if f == k.Field {
-			return "extracted automatically; it can be entered by hand only when the practice's extract failed"
+			return "extracted automatically; it can be entered by hand only while the practice's extract has failed (or a retry of it has no figures yet)"
 		}
 	}
 	return fmt.Sprintf("not a field of %s (fields: %s)", k.Indicator, strings.Join(d.Fields(), ", "))

@@ -223,3 +223,66 @@ func TestKeyedInFiguresStandWhileARetryIsQueued(t *testing.T) {
 	}
 	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", w.decl(w.qof, "A81001").DeclaredHash))
 }
+
+// An administrator retries the failed extract of a practice that had
+// started keying in its figures. The retry, queued or running, has no
+// figures yet and the keyed-in values are still what the declaration is
+// calculated from (mergedInputs), so the form keeps offering the extracted
+// fields with what was typed, says why, and saves them. Once the retry
+// succeeds the extract is the source again and the form shrinks back to
+// the manual fields; what was typed stays on record.
+func TestRetryPendingKeepsKeyedInFieldsOnTheForm(t *testing.T) {
+	w := newWF(t)
+	w.join("QOFT", "A81001")
+	w.setJob(w.qof, "A81001", domain.JobFailed)
+	form, err := ManualFormFor(w.s, w.u("ann"), w.qof.ID, "A81001")
+	w.must(err)
+	if form.Auto != AutoFailed || !strings.Contains(form.Note, "extract failed") {
+		t.Fatalf("failed extract: auto %q, note %q", form.Auto, form.Note)
+	}
+	m, err := SaveManual(w.s, w.u("ann"), w.qof.ID, "A81001", map[domain.FieldKey]string{key("REG1", "REGISTER"): "200",
+		key("ACH1", "DENOMINATOR"): "100"}, false, 0)
+	w.must(err)
+	for st, want := range map[domain.JobState]AutoEntry{domain.JobQueued: AutoRetryQueued, domain.JobRunning: AutoRetryRunning} {
+		w.setJob(w.qof, "A81001", st)
+		form, err := ManualFormFor(w.s, w.u("ann"), w.qof.ID, "A81001")
+		w.must(err)
+		if form.Closed != "" || len(form.Fields) != 6 {
+			t.Fatalf("retry %s: closed %q, %d fields; the keyed-in fields left the form", st, form.Closed, len(form.Fields))
+		}
+		entered := map[domain.FieldKey]int64{}
+		for _, f := range form.Fields {
+			if f.Entered != nil {
+				entered[key(f.Indicator, f.Field)] = *f.Entered
+			}
+		}
+		if entered[key("REG1", "REGISTER")] != 200 || entered[key("ACH1", "DENOMINATOR")] != 100 {
+			t.Fatalf("retry %s: the form lost the keyed-in values: %v", st, entered)
+		}
+		if form.Auto != want || !strings.Contains(form.Note, "retry") || !strings.Contains(form.Note, string(st)) {
+			t.Fatalf("retry %s: auto %q, note %q", st, form.Auto, form.Note)
+		}
+	}
+	m, err = SaveManual(w.s, w.u("ann"), w.qof.ID, "A81001", map[domain.FieldKey]string{key("ACH1", "NUMERATOR"): "60"}, false, m.Version)
+	w.must(err)
+	if len(m.Values) != 3 {
+		t.Fatalf("saving during the retry kept %v", m.Values)
+	}
+	// The retry succeeds: the extract is the source again.
+	w.setJob(w.qof, "A81001", domain.JobSucceeded)
+	w.must(w.extract(w.qof, "A81001", 1, qofValues(200, 100, 90)...))
+	form, err = ManualFormFor(w.s, w.u("ann"), w.qof.ID, "A81001")
+	w.must(err)
+	if form.Auto != AutoNone || form.Note != "" || len(form.Fields) != 1 || len(form.Entry.Values) != 3 {
+		t.Fatalf("after a successful retry: auto %q, note %q, %d fields, entry %v", form.Auto, form.Note, len(form.Fields), form.Entry.Values)
+	}
+	// A first extraction still queued opens nothing.
+	w.setStatus(w.ld, domain.CollExtracting)
+	w.join("LDT", "A81001")
+	w.setJob(w.ld, "A81001", domain.JobQueued)
+	form, err = ManualFormFor(w.s, w.u("ann"), w.ld.ID, "A81001")
+	w.must(err)
+	if form.Auto != AutoNone || !strings.Contains(form.Closed, "opens after the automatic extract") {
+		t.Fatalf("first extraction queued: auto %q, closed %q", form.Auto, form.Closed)
+	}
+}
