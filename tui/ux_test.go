@@ -11,6 +11,7 @@ import (
 	"gpcollections/domain"
 	"gpcollections/store"
 	"gpcollections/store/ops"
+	"gpcollections/store/scheduler"
 	"gpcollections/tui/screens"
 	"gpcollections/tui/session"
 )
@@ -132,5 +133,81 @@ func TestCorrectionRefusesABadAnswerWhereItIsTyped(t *testing.T) {
 	v = waitView(t, tm, "login name", "Bad Name!")
 	if !strings.Contains(v, "lower-case letters") {
 		t.Fatalf("a bad login name is not refused at its prompt:\n%s", v)
+	}
+}
+
+// An administrator retries the failed extract of a practice while someone
+// is keying its figures in. The retry has no figures yet, so the form
+// keeps the extracted fields, the values typed and not saved, and says a
+// retry is queued; the values can still be saved.
+func TestRetryQueuedKeepsTheManualForm(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "cora", "manual", false)
+	press(tm, "p", "A81003", "enter")
+	waitView(t, tm, "A81003")
+	press(tm, "c", "QOF", "enter")
+	waitView(t, tm, "QOF2526 31 Mar 2026", "extract failed")
+	press(tm, "enter", "42", "enter")
+	waitView(t, tm, "1 change not saved yet")
+	qof := w.coll(t, "QOF2526 2026-03-31")
+	if _, err := scheduler.Retry(w.st, w.user(t, "admin"), qof, "A81003", "source linked"); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "job", Collection: qof, Practice: "A81003"}}})
+	v := waitView(t, tm, "retry")
+	for _, want := range []string{"retry of A81003's failed extract is queued", "1 change not saved yet", "42"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("with a retry queued the form does not show %q:\n%s", want, v)
+		}
+	}
+	press(tm, "s")
+	waitView(t, tm, "draft saved")
+	var m *domain.ManualEntry
+	if err := w.st.View(func(tx *store.Tx) error {
+		var err error
+		m, err = tx.ManualEntry(qof, "A81003")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Values) != 1 || m.Values[0].Value != 42 {
+		t.Fatalf("the value typed before the retry was saved as %v", m.Values)
+	}
+}
+
+// viewAt renders what a user sees at a terminal size after msgs.
+func (w *world) viewAt(t *testing.T, name string, width, height int, msgs ...tea.Msg) string {
+	t.Helper()
+	ctx := w.context(t, name, &fakeScheduler{st: w.st})
+	ctx.Width, ctx.Height = width, height
+	var m tea.Model = New(ctx)
+	for _, msg := range msgs {
+		m, _ = m.Update(msg)
+	}
+	return m.View()
+}
+
+// Status words in narrow columns stay readable at the standard terminal
+// sizes: the manual form's source of a field whose extract failed, and a
+// paused collection on the extract monitor and the timetable.
+func TestStatusWordsFitTheirColumns(t *testing.T) {
+	w := newWorld(t)
+	qof := w.coll(t, "QOF2526 2026-03-31")
+	if _, err := ops.SetPaused(w.st, w.user(t, "admin"), qof, true, "source moves tonight"); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range [][2]int{{80, 24}, {100, 30}} {
+		v := w.viewAt(t, "cora", size[0], size[1], screens.Goto{Screen: "manual", Collection: qof, Practice: "A81003"})
+		if !strings.Contains(v, "AST007     REGISTER     x failed") {
+			t.Errorf("%dx%d: the manual form does not say the field's extract failed in its Source column:\n%s", size[0], size[1], v)
+		}
+		v = w.viewAt(t, "admin", size[0], size[1], tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'5'}})
+		if !strings.Contains(v, "QOF2526 2026-03-31 run 1       ! paused") {
+			t.Errorf("%dx%d: the monitor does not show the collection paused:\n%s", size[0], size[1], v)
+		}
+		v = w.viewAt(t, "admin", size[0], size[1], tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'2'}}, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/QOF")})
+		if !strings.Contains(v, "31 Mar 2026  ! paused") {
+			t.Errorf("%dx%d: the timetable does not show the collection paused:\n%s", size[0], size[1], v)
+		}
 	}
 }

@@ -43,8 +43,10 @@ type Manual struct {
 func NewManual(env *Env) *Manual {
 	return &Manual{base: newBase(env), edits: map[domain.FieldKey]string{}, table: widgets.Table{
 		Empty: "nothing to enter by hand for this collection",
-		Cols: []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Field", Width: 12}, {Title: "Source", Width: 13, Optional: true},
-			{Title: "Extracted", Width: 9, Right: true}, {Title: "Saved", Width: 8, Right: true}, {Title: "New", Width: 10, Right: true},
+		// Sized so every column, Source included, fits 80 columns with the
+		// Check column at its minimum.
+		Cols: []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Field", Width: 11}, {Title: "Source", Width: 9},
+			{Title: "Extract", Width: 7, Right: true}, {Title: "Saved", Width: 7, Right: true}, {Title: "New", Width: 7, Right: true},
 			{Title: "Check"}},
 	}}
 }
@@ -67,7 +69,7 @@ func (m *Manual) Focus(coll uint64, practice string) {
 
 // manualColls lists the collections with something a practice may enter
 // by hand: services with manual fields, and any collection whose extract
-// failed for the practice. Only services the practice takes part in count.
+// failed for the practice or whose retry has no figures yet. Only services the practice takes part in count.
 func manualColls(env *Env, practice string) ([]*domain.Collection, error) {
 	var out []*domain.Collection
 	svcs, err := env.Services()
@@ -95,13 +97,11 @@ func manualColls(env *Env, practice string) ([]*domain.Collection, error) {
 			if !p || c.Status == domain.CollCancelled {
 				continue
 			}
-			failed := false
-			if j, err := tx.Job(c.ID, practice); err == nil {
-				failed = j.State == domain.JobFailed
-			} else if !errors.Is(err, store.ErrNotFound) {
+			auto, err := ops.AutomaticEntry(tx, c, practice)
+			if err != nil {
 				return err
 			}
-			if hasManual[c.Service] || failed {
+			if hasManual[c.Service] || auto != ops.AutoNone {
 				out = append(out, c)
 			}
 		}
@@ -128,6 +128,7 @@ func (m *Manual) Reload() {
 		m.fill()
 		return
 	}
+	m.dropOffForm()
 	// The form was allowed: read what validation needs alongside it.
 	m.extracted = map[[2]string]int64{}
 	if m.svc, m.err = m.env.Service(c.Service); m.err != nil {
@@ -148,6 +149,27 @@ func (m *Manual) Reload() {
 	})
 	m.validate()
 	m.fill()
+}
+
+// dropOffForm drops typed values for fields that left the form (a retry
+// of the extract succeeded, so the extract is their source again) and says
+// which, so nothing typed disappears unannounced.
+func (m *Manual) dropOffForm() {
+	on := map[domain.FieldKey]bool{}
+	for _, f := range m.form.Fields {
+		on[domain.FieldKey{Indicator: f.Indicator, Field: f.Field}] = true
+	}
+	var gone []string
+	for k, raw := range m.edits {
+		if !on[k] {
+			gone = append(gone, fmt.Sprintf("%s %s %q", k.Indicator, k.Field, raw))
+			delete(m.edits, k)
+		}
+	}
+	if len(gone) > 0 {
+		sort.Strings(gone)
+		m.say(styles.Warn, fmt.Sprintf("the extract now gives these fields, so the values typed for them were not kept: %s", strings.Join(gone, ", ")))
+	}
 }
 
 // validate checks the form as typed: each new value must parse, and the
@@ -214,10 +236,7 @@ func (m *Manual) fill() {
 	rows := make([][]string, 0, len(m.form.Fields))
 	for _, f := range m.form.Fields {
 		k := domain.FieldKey{Indicator: f.Indicator, Field: f.Field}
-		src := st.Mark(styles.Warn, "manual")
-		if f.Automatic {
-			src = st.Mark(styles.Bad, "extract failed")
-		}
+		src := sourceWord(st, f.Automatic, m.form.Auto)
 		nv := ""
 		if raw, ok := m.edits[k]; ok {
 			nv = raw
@@ -239,6 +258,20 @@ func (m *Manual) fill() {
 		rows = append(rows, []string{f.Indicator, f.Field, src, optInt(f.Extracted), optInt(f.Entered), nv, check})
 	}
 	m.table.SetRows(rows)
+}
+
+// sourceWord says where a field's value comes from, short enough for its
+// column: a manual field, or an extracted field on the form because the
+// extract failed or its retry has no figures yet (the note above the table
+// says which in full).
+func sourceWord(st *styles.Styles, automatic bool, auto ops.AutoEntry) string {
+	switch {
+	case !automatic:
+		return st.Mark(styles.Warn, "manual")
+	case auto == ops.AutoFailed:
+		return st.Mark(styles.Bad, "failed")
+	}
+	return st.Mark(styles.Info, "retry")
 }
 
 // Unsaved names the values typed on the form and not saved yet.
@@ -466,6 +499,13 @@ func (m *Manual) View(w, h int) string {
 		edit = m.input.View(st, w) + st.Faint.Render("   enter accept, esc cancel")
 	}
 	top := lines(head, strings.Join(widgets.Wrap(status, w), "\n"))
+	if f.Note != "" {
+		tone := styles.Info
+		if f.Auto == ops.AutoFailed {
+			tone = styles.Bad
+		}
+		top = lines(top, strings.Join(widgets.Wrap(st.Mark(tone, f.Note), w), "\n"))
+	}
 	var about []string
 	if k, ok := m.current(); ok && m.svc != nil {
 		if d, ok := m.svc.Indicator(k.Indicator); ok {

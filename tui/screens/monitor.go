@@ -114,7 +114,7 @@ func JobState(st *styles.Styles, s domain.JobState) string {
 }
 
 func collState(st *styles.Styles, c *scheduler.CollectionStatus) string {
-	return CollStatus(st, &domain.Collection{Status: c.State, Paused: c.Paused})
+	return CollStatusShort(st, &domain.Collection{Status: c.State, Paused: c.Paused})
 }
 
 func (m *Monitor) fill() {
@@ -142,6 +142,10 @@ func (m *Monitor) fill() {
 				if today >= c.WindowStart {
 					detail = fmt.Sprintf("window %s to %s", shortDate(c.WindowStart), shortDate(c.WindowEnd))
 				}
+			}
+			if c.Paused {
+				// The State column says only "paused": what it paused.
+				detail = strings.TrimSuffix(string(c.State)+", paused; "+detail, "; ")
 			}
 			if c.Note != "" && len(c.Jobs) == 0 {
 				detail += " " + st.Faint.Render(c.Note)

@@ -73,6 +73,26 @@ func (t *Timetable) Reload() {
 
 // CollStatus is a collection's status with its marker.
 func CollStatus(st *styles.Styles, c *domain.Collection) string {
+	tone, s := collTone(c)
+	if c.Paused {
+		s += " (paused)"
+	}
+	return st.Mark(tone, s)
+}
+
+// CollStatusShort is CollStatus for a narrow column: a paused collection
+// is "paused", the word that matters while the scheduler holds off it
+// (its state shows beside it, in the detail).
+func CollStatusShort(st *styles.Styles, c *domain.Collection) string {
+	tone, s := collTone(c)
+	if c.Paused {
+		s = "paused"
+	}
+	return st.Mark(tone, s)
+}
+
+// collTone is a collection's status word and tone.
+func collTone(c *domain.Collection) (styles.Tone, string) {
 	tone := styles.Plain
 	switch c.Status {
 	case domain.CollScheduled:
@@ -86,12 +106,10 @@ func CollStatus(st *styles.Styles, c *domain.Collection) string {
 	case domain.CollCancelled:
 		tone = styles.Bad
 	}
-	s := string(c.Status)
 	if c.Paused {
-		s += " (paused)"
 		tone = styles.Warn
 	}
-	return st.Mark(tone, s)
+	return tone, string(c.Status)
 }
 
 func shortDate(d domain.Date) string {
@@ -153,7 +171,7 @@ func (t *Timetable) apply() {
 			continue
 		}
 		t.shown = append(t.shown, c)
-		rows = append(rows, []string{c.Service, widgets.DateText(c.AchDate), CollStatus(st, c),
+		rows = append(rows, []string{c.Service, widgets.DateText(c.AchDate), CollStatusShort(st, c),
 			shortDate(c.WindowStart) + " - " + shortDate(c.WindowEnd), shortDate(c.DeclarationDeadline),
 			shortDate(c.ApprovalDeadline), t.next(c)})
 	}
