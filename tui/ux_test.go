@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,24 @@ func TestStatusWordsFitTheirColumns(t *testing.T) {
 		v = w.viewAt(t, "admin", size[0], size[1], tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'2'}}, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/QOF")})
 		if !strings.Contains(v, "31 Mar 2026  ! paused") {
 			t.Errorf("%dx%d: the timetable does not show the collection paused:\n%s", size[0], size[1], v)
+		}
+	}
+}
+
+// After declaring, the Declaration screen shows the declared figures per
+// indicator (points and pounds), as it did before declaring.
+func TestDeclaredFiguresShowPerIndicator(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct{ user, coll, practice, state, row string }{
+		{"pam", "QOF2526 2026-03-31", "A81002", "Awaiting Commissioning Organisation Approval", `AST007     ASTINVITE\s+\d+\s+[\d.]+/20\s+£[\d,]+\.\d\d`},
+		{"pat", "CHILDIMM2526 2025-10-31", "A81001", "Financially Approved", `\s\d+\s+£[\d,]+\.\d\d`},
+	} {
+		tm := w.open(t, c.user, "declare", false)
+		waitView(t, tm, "GP Collections")
+		tm.Send(screens.Goto{Screen: "declare", Collection: w.coll(t, c.coll), Practice: c.practice})
+		v := waitView(t, tm, "Declared:", c.state)
+		if !regexp.MustCompile(c.row).MatchString(v) {
+			t.Errorf("%s %s: the declared figures show no points or pounds per indicator (want a row like %s):\n%s", c.coll, c.practice, c.row, v)
 		}
 	}
 }

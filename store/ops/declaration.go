@@ -525,6 +525,19 @@ type DeclarationView struct {
 	MoneyShown bool     `json:"moneyShown"`
 }
 
+// DeclaredFigures are the calculation of what was declared, per indicator:
+// the current figures when their fingerprint is the declared one (a
+// declaration whose inputs change is sent back, so this holds while it is
+// declared or approved). ok is false when nothing was declared yet, or
+// when the figures of a locked declaration have moved on since (it stands
+// as approved, and only its totals were kept).
+func (v *DeclarationView) DeclaredFigures() (f *Figures, ok bool) {
+	if v.Figures == nil || v.Declaration.DeclaredHash == "" || v.Figures.Hash != v.Declaration.DeclaredHash {
+		return nil, false
+	}
+	return v.Figures, true
+}
+
 // ViewDeclaration reads a practice's declaration for a collection with its
 // current figures.
 func ViewDeclaration(s *store.Store, actor *domain.User, collID uint64, practice string) (*DeclarationView, error) {

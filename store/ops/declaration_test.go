@@ -427,3 +427,24 @@ func TestApprovalOfALaggingDeclarationIsRefusedAndItGoesBack(t *testing.T) {
 		t.Fatalf("after a refused finance approval the declaration is %+v", got)
 	}
 }
+
+// The declared figures per indicator are known while the current figures
+// are the declared ones, and not once a locked declaration's inputs moved
+// on (it stands as approved with its totals).
+func TestDeclaredFiguresPerIndicator(t *testing.T) {
+	w := newWF(t)
+	view := func() *DeclarationView {
+		v, err := ViewDeclaration(w.s, w.u("ann"), w.qof.ID, "A81001")
+		w.must(err)
+		return v
+	}
+	d := w.financiallyApproved()
+	f, ok := view().DeclaredFigures()
+	if !ok || PointsText(f.Result) != d.Points || f.Result.Pence != d.Amount || len(f.Result.Indicators) == 0 {
+		t.Fatalf("declared figures %v (ok %v), declaration %s points %s", f, ok, d.Points, d.Amount)
+	}
+	w.must(SetListSize(w.s, w.u("admin"), "A81001", domain.MustDate("2026-01-01"), 20000))
+	if f, ok := view().DeclaredFigures(); ok {
+		t.Fatalf("after the list size moved the locked declaration's figures, %s points are called declared", PointsText(f.Result))
+	}
+}

@@ -90,6 +90,20 @@ func (d *Declare) values() []domain.FieldValue {
 	return d.dv.Declaration.Declared
 }
 
+// shownFigures are the calculation behind the rows: the current figures
+// while the declaration awaits the practice, the declared ones afterwards
+// (nil when those are no longer known per indicator).
+func (d *Declare) shownFigures() *ops.Figures {
+	if d.dv == nil {
+		return nil
+	}
+	if d.declarable() {
+		return d.dv.Figures
+	}
+	f, _ := d.dv.DeclaredFigures()
+	return f
+}
+
 func (d *Declare) fill() {
 	money := d.dv != nil && d.dv.MoneyShown
 	d.table.Cols = []widgets.Column{{Title: "Indicator", Width: 9}, {Title: "Field", Width: 14}, {Title: "Value", Width: 9, Right: true}, {Title: "Points", Width: 11, Right: true}}
@@ -97,8 +111,8 @@ func (d *Declare) fill() {
 		d.table.Cols = append(d.table.Cols, widgets.Column{Title: "Pounds", Width: 11, Right: true})
 	}
 	results := map[string]calc.IndicatorResult{}
-	if d.dv != nil && d.dv.Figures != nil && d.declarable() {
-		for _, r := range d.dv.Figures.Result.Indicators {
+	if f := d.shownFigures(); f != nil {
+		for _, r := range f.Result.Indicators {
 			results[r.ID] = r
 		}
 	}
@@ -234,6 +248,9 @@ func (d *Declare) View(w, h int) string {
 	}
 	if !v.MoneyShown {
 		what += st.Faint.Render("  (pounds hidden: needs Finance View)")
+	}
+	if !d.declarable() && d.shownFigures() == nil && len(decl.Declared) > 0 {
+		info = append(info, widgets.Wrap(st.Mark(styles.Muted, "the inputs have changed since this was declared, so points and pounds per indicator are not shown; the totals above are as declared"), w)...)
 	}
 	if d.declarable() && v.Figures != nil && len(v.Figures.Result.Unpriced) > 0 {
 		info = append(info, widgets.Wrap(st.Mark(styles.Warn, "unpriced: "+strings.Join(v.Figures.Result.Unpriced, ", ")+" (a payment parameter is missing; they are not paid until it is set)"), w)...)
