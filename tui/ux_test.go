@@ -230,3 +230,32 @@ func TestDeclaredFiguresShowPerIndicator(t *testing.T) {
 		}
 	}
 }
+
+// The financial approval question states the amount being approved, to
+// the penny: one declaration's, or the total of those selected.
+func TestFinanceApprovalStatesTheAmount(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "finn", "queue", false)
+	waitView(t, tm, "1 item, 0 selected")
+	amount := w.declaration(t, "QOF2526 2026-03-31", "A81004").Amount
+	press(tm, "f")
+	v := waitView(t, tm, "press y to confirm")
+	if !strings.Contains(v, "for A81004, "+amount.String()+"?") {
+		t.Fatalf("the question does not state the amount %s:\n%s", amount, v)
+	}
+	press(tm, "n")
+	waitView(t, tm, "cancelled; nothing changed")
+
+	refs := []ops.DeclRef{{Collection: w.coll(t, "QOF2526 2026-03-31"), Practice: "A81002"}, {Collection: w.coll(t, "FLU2526 2026-03-31"), Practice: "A81002"}}
+	if _, err := ops.ApproveMany(w.st, w.user(t, "cora"), refs); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "declaration"}}})
+	waitView(t, tm, "3 items, 0 selected")
+	total := amount + w.declaration(t, "QOF2526 2026-03-31", "A81002").Amount + w.declaration(t, "FLU2526 2026-03-31", "A81002").Amount
+	press(tm, "A", "f")
+	v = waitView(t, tm, "press y to confirm")
+	if !strings.Contains(v, "3 declarations, "+total.String()+" in total?") {
+		t.Fatalf("the bulk question does not state the total %s:\n%s", total, v)
+	}
+}

@@ -165,17 +165,46 @@ func (q *Queue) targets() []ops.DeclRef {
 	return refs
 }
 
+// item is the queue's item for a declaration, nil when it is not listed.
+func (q *Queue) item(r ops.DeclRef) *ops.QueueItem {
+	for i := range q.items {
+		if it := &q.items[i]; it.Ref.Collection == r.Collection && it.Ref.Practice == r.Practice {
+			return it
+		}
+	}
+	return nil
+}
+
 // refsText names the declarations a decision is about.
 func (q *Queue) refsText(refs []ops.DeclRef) string {
 	if len(refs) == 1 {
-		for _, it := range q.items {
-			if it.Ref.Collection == refs[0].Collection && it.Ref.Practice == refs[0].Practice {
-				return "the declaration of " + it.Label + " for " + it.Ref.Practice
-			}
+		if it := q.item(refs[0]); it != nil {
+			return "the declaration of " + it.Label + " for " + it.Ref.Practice
 		}
 		return "the declaration " + refs[0].String()
 	}
 	return widgets.Plural(len(refs), "declaration")
+}
+
+// amountText is what the declarations a decision is about come to, exact
+// to the penny: ", £1,234.56" for one, ", £2,469.12 in total" for several;
+// it says the amount is hidden when the user may not see any of them.
+func (q *Queue) amountText(refs []ops.DeclRef) string {
+	var total domain.Pence
+	for _, r := range refs {
+		it := q.item(r)
+		if it == nil {
+			return ""
+		}
+		if !it.MoneyShown {
+			return " (amount hidden: needs Finance View)"
+		}
+		total += it.Amount
+	}
+	if len(refs) == 1 {
+		return ", " + total.String()
+	}
+	return ", " + total.String() + " in total"
 }
 
 func (q *Queue) Update(msg tea.Msg) tea.Cmd {
@@ -278,7 +307,7 @@ func (q *Queue) Update(msg tea.Msg) tea.Cmd {
 			}
 			q.confirm.Ask("approve", fmt.Sprintf("Approve %s in bulk? Each is checked on its own; refusals are listed.", q.refsText(refs)))
 		case "f":
-			q.confirm.Ask("finance", fmt.Sprintf("Give the financial approval to %s? After it nothing can be amended.", q.refsText(refs)))
+			q.confirm.Ask("finance", fmt.Sprintf("Give the financial approval to %s%s? After it nothing can be amended.", q.refsText(refs), q.amountText(refs)))
 		case "r":
 			q.ask("return", "Why return "+q.refsText(refs)+"? The practice sees the reason.", "reason: ", "", 300)
 		}
