@@ -665,7 +665,9 @@ func TestScreensFollowOnlyTheirChanges(t *testing.T) {
 	other := session.Invalidate{Changes: []store.Change{{Kind: "declaration", Collection: 1, Practice: "A81002"}}}
 	want := map[string][3]bool{ // progress, own declaration, another practice's declaration
 		"home": {false, true, true}, "audit": {false, true, true}, "achievement": {false, true, false},
-		"declare": {false, true, false}, "timetable": {false, false, false},
+		// The timetable follows the declarations its user may see: they
+		// decide whether a passed deadline is overdue.
+		"declare": {false, true, false}, "timetable": {false, true, false},
 	}
 	for _, s := range newModel(w.context(t, "pat", nil)).tabs {
 		s.Reload()

@@ -259,3 +259,45 @@ func TestFinanceApprovalStatesTheAmount(t *testing.T) {
 		t.Fatalf("the bulk question does not state the total %s:\n%s", total, v)
 	}
 }
+
+// The timetable calls a passed deadline overdue only while the step it
+// governs is outstanding: a collection whose declarations are all settled
+// shows its deadlines as dates.
+func TestTimetableOverdueOnlyWhileTheStepIsOutstanding(t *testing.T) {
+	w := newWorld(t)
+	flu := w.coll(t, "FLU2526 2026-03-31")
+	ref := []ops.DeclRef{{Collection: flu, Practice: "A81002"}}
+	if _, err := ops.ApproveMany(w.st, w.user(t, "cora"), ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.FinanceApproveMany(w.st, w.user(t, "finn"), ref); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Set(at("2026-07-01 09:00")) // past every deadline of the March collections
+	show := func(filter string) string {
+		return w.viewAt(t, "cora", 100, 30, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2/" + filter)}, tea.KeyMsg{Type: tea.KeyEnter})
+	}
+	v := show("FLU 2026-03-31")
+	if strings.Contains(v, "overdue") || !strings.Contains(v, "declaration deadline was 24 Apr 2026") {
+		t.Fatalf("a settled collection is called overdue, or its deadline is not shown as a date:\n%s", v)
+	}
+	// QOF: A81001 never declared, A81002 declared and not approved.
+	v = show("QOF 2026-03-31")
+	if flat := strings.Join(strings.Fields(v), " "); !strings.Contains(flat, "declare by 24 Apr 2026 - x overdue by 68 days (1 to declare)") ||
+		!strings.Contains(flat, "approve by 1 Jun 2026 - x overdue by 30 days (2 to approve)") {
+		t.Fatalf("outstanding steps past their deadlines are not called overdue:\n%s", v)
+	}
+}
+
+// The approval queue, filtered to settled declarations, shows their
+// approval deadline as a date: financially approved is not overdue.
+func TestQueueSettledDeclarationsAreNotOverdue(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "cora", "queue", false)
+	waitView(t, tm, "2 items")
+	press(tm, "s", "s", "s", "s")
+	v := waitView(t, tm, "status: financially-approved (s)", "CHILDIMM2526")
+	if strings.Contains(v, "overdue") || !strings.Contains(v, "approval deadline was") {
+		t.Fatalf("financially approved declarations are called overdue, or the deadline is not given as a date:\n%s", v)
+	}
+}

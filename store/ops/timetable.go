@@ -52,6 +52,49 @@ func Timetable(s *store.Store, actor *domain.User, service string) ([]*domain.Co
 	return out, err
 }
 
+// StepsDue counts a collection's declarations that still await the steps
+// its deadlines govern: ToDeclare await the practice (calculated or
+// returned; the declaration deadline), ToApprove await the commissioner's
+// approval or the financial approval (declared or approved; the approval
+// deadline).
+type StepsDue struct {
+	ToDeclare int `json:"toDeclare"`
+	ToApprove int `json:"toApprove"`
+}
+
+// StepsOutstanding counts, per collection id, the declarations the actor
+// may see (View) that still await a step, so a passed deadline is called
+// overdue only while its step is outstanding. Collections with nothing
+// outstanding are absent.
+func StepsOutstanding(s *store.Store, actor *domain.User) (map[uint64]StepsDue, error) {
+	out := map[uint64]StepsDue{}
+	err := s.View(func(tx *store.Tx) error {
+		sc := newScope(tx, actor)
+		for _, st := range []domain.State{domain.DeclCalculated, domain.DeclReturned, domain.DeclDeclared, domain.DeclApproved} {
+			ds, err := tx.DeclarationsIn(st)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				if ok, err := sc.can(domain.ActViewValues, d.Practice); err != nil {
+					return err
+				} else if !ok {
+					continue
+				}
+				n := out[d.Collection]
+				if st == domain.DeclCalculated || st == domain.DeclReturned {
+					n.ToDeclare++
+				} else {
+					n.ToApprove++
+				}
+				out[d.Collection] = n
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // SortCollections orders collections by window opening, then service and
 // achievement date: the order the scheduler meets them in.
 func SortCollections(cs []*domain.Collection) {

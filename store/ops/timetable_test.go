@@ -256,3 +256,37 @@ func TestLinkRelinkAndCheckSources(t *testing.T) {
 		t.Fatalf("links %v %v", links, err)
 	}
 }
+
+// StepsOutstanding counts, per collection, the declarations a user may see
+// that still await the step each deadline governs, so the timetable calls
+// a passed deadline overdue only while its step is outstanding.
+func TestStepsOutstandingFollowTheDeclarations(t *testing.T) {
+	w := newWF(t)
+	due := func(who string) StepsDue {
+		t.Helper()
+		m, err := StepsOutstanding(w.s, w.u(who))
+		w.must(err)
+		return m[w.qof.ID]
+	}
+	w.join("QOFT", "A81001")
+	w.must(w.extract(w.qof, "A81001", 1, qofValues(200, 100, 90)...))
+	for who, want := range map[string]StepsDue{"ann": {ToDeclare: 1}, "carl": {ToDeclare: 1}, "support": {ToDeclare: 1}, "bob": {}, "xav": {}, "req": {}} {
+		if got := due(who); got != want {
+			t.Errorf("calculated, seen by %s: %+v, want %+v", who, got, want)
+		}
+	}
+	d := w.decl(w.qof, "A81001")
+	w.must(Declare(w.s, w.u("ann"), w.qof.ID, "A81001", d.InputsHash))
+	if got := due("carl"); got != (StepsDue{ToApprove: 1}) {
+		t.Errorf("declared: %+v", got)
+	}
+	d = w.decl(w.qof, "A81001")
+	w.must(Approve(w.s, w.u("carl"), w.qof.ID, "A81001", d.DeclaredHash))
+	if got := due("carl"); got != (StepsDue{ToApprove: 1}) {
+		t.Errorf("approved, awaiting the financial approval: %+v", got)
+	}
+	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
+	if got := due("carl"); got != (StepsDue{}) {
+		t.Errorf("financially approved: %+v", got)
+	}
+}

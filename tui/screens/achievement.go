@@ -459,13 +459,20 @@ func DeclStatus(st *styles.Styles, s domain.State) string {
 // declaration awaits the practice; once declared (or further) the deadline
 // is only a date, never "overdue".
 func DeclDeadline(st *styles.Styles, s domain.State, today, deadline domain.Date) string {
-	if s == domain.DeclCalculated || s == domain.DeclReturned {
-		return widgets.Deadline(st, "declare", today, deadline)
+	return stepDeadline(st, "declare", "declaration", s == domain.DeclCalculated || s == domain.DeclReturned, today, deadline)
+}
+
+// stepDeadline counts down to a deadline ("declare by 24 Apr 2026 - 3 days
+// left", or overdue) while the step it governs is outstanding; otherwise
+// it is only a date ("declaration deadline was 24 Apr 2026").
+func stepDeadline(st *styles.Styles, verb, step string, outstanding bool, today, deadline domain.Date) string {
+	if outstanding {
+		return widgets.Deadline(st, verb, today, deadline)
 	}
 	if deadline.Valid() && deadline < today {
-		return st.Faint.Render("declaration deadline was " + widgets.DateText(deadline))
+		return st.Faint.Render(step + " deadline was " + widgets.DateText(deadline))
 	}
-	return st.Faint.Render("declaration deadline " + widgets.DateText(deadline))
+	return st.Faint.Render(step + " deadline " + widgets.DateText(deadline))
 }
 
 // declTone is what a declaration's state means for the person looking.

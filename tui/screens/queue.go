@@ -45,8 +45,8 @@ type Queue struct {
 func NewQueue(env *Env) *Queue {
 	return &Queue{base: newBase(env), sel: map[string]bool{}, table: widgets.Table{
 		Empty: "nothing in the queue with this filter",
-		Cols: []widgets.Column{{Title: "Sel", Width: 3}, {Title: "Collection", Width: 19}, {Title: "Practice", Width: 18},
-			{Title: "Status", Width: 12}, {Title: "Points", Width: 7, Right: true, Optional: true}, {Title: "Pounds", Width: 11, Right: true, Optional: true},
+		Cols: []widgets.Column{{Title: "Sel", Width: 3}, {Title: "Collection", Width: 19}, {Title: "Practice", Width: 16},
+			{Title: "Status", Width: 14}, {Title: "Points", Width: 7, Right: true, Optional: true}, {Title: "Pounds", Width: 11, Right: true, Optional: true},
 			{Title: "Approve by"}},
 	}}
 }
@@ -114,8 +114,19 @@ func (q *Queue) dropStaleQuestion() {
 	q.say(styles.Warn, fmt.Sprintf("the queue changed while you were confirming: %s no longer awaits you (decided in another session); nothing was done, choose again", what))
 }
 
-// stateWord is a declaration's state id with its marker, for narrow columns.
-func stateWord(st *styles.Styles, s domain.State) string { return st.Mark(declTone(s), string(s)) }
+// stateWord is a declaration's state id with its marker, for narrow
+// columns; the long one is shortened so the word survives the column.
+func stateWord(st *styles.Styles, s domain.State) string {
+	w := string(s)
+	if s == domain.DeclFinanciallyApproved {
+		w = "fin approved"
+	}
+	return st.Mark(declTone(s), w)
+}
+
+// awaitsApproval: the approval deadline governs a declaration awaiting the
+// commissioner's approval or the financial approval.
+func awaitsApproval(s domain.State) bool { return s == domain.DeclDeclared || s == domain.DeclApproved }
 
 func (q *Queue) fill() {
 	st, today := q.env.St, q.env.Today()
@@ -129,14 +140,20 @@ func (q *Queue) fill() {
 		if it.MoneyShown {
 			money = it.Amount.String()
 		}
+		// The approval deadline counts down while the declaration awaits an
+		// approval; a returned or settled one shows only the date.
 		left, tone := widgets.Countdown(today, it.Deadline)
 		left = strings.TrimSuffix(left, " left")
+		due := shortDate(it.Deadline)
+		if awaitsApproval(it.State) {
+			due += " " + st.Mark(tone, left)
+		}
 		points := it.Points
 		if q.kinds[it.Service] == domain.KindItemOfService {
 			points = "-" // item of service pays per item, not points
 		}
 		rows = append(rows, []string{box, it.Service + " " + widgets.DateText(it.AchDate), it.Ref.Practice + " " + it.PracticeName,
-			stateWord(st, it.State), points, money, shortDate(it.Deadline) + " " + st.Mark(tone, left)})
+			stateWord(st, it.State), points, money, due})
 	}
 	q.table.SetRows(rows)
 }
@@ -407,7 +424,7 @@ func (q *Queue) View(w, h int) string {
 			d += fmt.Sprintf("; declared by %s on %s", it.DeclaredBy, widgets.TimeText(it.DeclaredAt))
 		}
 		detail = append(detail, widgets.Wrap(d, w)...)
-		detail = append(detail, widgets.Deadline(st, "approve", q.env.Today(), it.Deadline))
+		detail = append(detail, stepDeadline(st, "approve", "approval", awaitsApproval(it.State), q.env.Today(), it.Deadline))
 		if it.Reason != "" {
 			detail = append(detail, st.Mark(styles.Info, "reason: "+it.Reason))
 		}

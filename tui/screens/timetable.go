@@ -22,14 +22,20 @@ import (
 type Timetable struct {
 	base
 	modal
-	all       []*domain.Collection
-	shown     []*domain.Collection
-	filter    widgets.Input
-	filtering bool
-	table     widgets.Table
-	err       error
-	pending   string // reason typed for the action awaiting confirmation
-	placed    bool   // the cursor has been put on the first current collection
+	all   []*domain.Collection
+	shown []*domain.Collection
+	// steps count the declarations the user may see that await each
+	// collection's steps: a deadline is overdue only while its step is.
+	steps map[uint64]ops.StepsDue
+	// seesDeclarations: the user may see some practice's declarations, so
+	// steps are known; a requester's are not.
+	seesDeclarations bool
+	filter           widgets.Input
+	filtering        bool
+	table            widgets.Table
+	err              error
+	pending          string // reason typed for the action awaiting confirmation
+	placed           bool   // the cursor has been put on the first current collection
 }
 
 // NewTimetable makes the timetable screen.
@@ -49,7 +55,19 @@ func (t *Timetable) Short() string   { return "Times" }
 func (t *Timetable) Available() bool { return t.env.CanAny(domain.ActViewTimetable) }
 func (t *Timetable) Capturing() bool { return t.filtering || t.open() }
 
-func (t *Timetable) Wants(m session.Invalidate) bool { return m.Touches("collection") }
+// Wants: collections, and the declarations the user may see, whose steps
+// decide whether a passed deadline is overdue.
+func (t *Timetable) Wants(m session.Invalidate) bool {
+	if m.Touches("collection") {
+		return true
+	}
+	for _, c := range m.Changes {
+		if c.Kind == "declaration" && (c.Practice == "" || t.env.Can(domain.ActViewValues, c.Practice)) {
+			return true
+		}
+	}
+	return false
+}
 
 // canManage: cancelling is a timetable and an extraction decision.
 func (t *Timetable) canManage() bool {
@@ -58,6 +76,10 @@ func (t *Timetable) canManage() bool {
 
 func (t *Timetable) Reload() {
 	t.all, t.err = ops.Timetable(t.env.Store(), t.env.User, "")
+	if t.err == nil {
+		t.steps, t.err = ops.StepsOutstanding(t.env.Store(), t.env.User)
+		t.seesDeclarations = t.env.AnyPractice(domain.ActViewValues)
+	}
 	t.apply()
 	if !t.placed && len(t.shown) > 0 {
 		// Open on what is current rather than last year's closed collections.
@@ -133,17 +155,27 @@ func (t *Timetable) next(c *domain.Collection) string {
 	case domain.CollExtracting:
 		return st.Mark(styles.Info, "extracting now")
 	case domain.CollExtracted:
-		if today <= c.DeclarationDeadline {
-			left, tone := widgets.Countdown(today, c.DeclarationDeadline)
-			return st.Mark(tone, "declare: "+left)
-		}
-		if today <= c.ApprovalDeadline {
-			left, tone := widgets.Countdown(today, c.ApprovalDeadline)
-			return st.Mark(tone, "approve: "+left)
+		// The first step still outstanding, overdue or not; then payment.
+		declare, approve := t.outstanding(c)
+		switch {
+		case declare:
+			return stepDue(st, "declare", today, c.DeclarationDeadline)
+		case approve:
+			return stepDue(st, "approve", today, c.ApprovalDeadline)
 		}
 		return st.Mark(styles.Muted, "payment "+shortDate(c.PaymentDate))
 	}
 	return ""
+}
+
+// stepDue is an outstanding step for the Next column: "declare: 3 days
+// left", or "declare overdue" (the detail below the table counts the days).
+func stepDue(st *styles.Styles, verb string, today, deadline domain.Date) string {
+	left, tone := widgets.Countdown(today, deadline)
+	if deadline.Valid() && deadline < today {
+		return st.Mark(tone, verb+" overdue")
+	}
+	return st.Mark(tone, verb+": "+left)
 }
 
 // matches reports whether every word of the filter matches c.
@@ -326,8 +358,8 @@ func (t *Timetable) View(w, h int) string {
 			st.Heading.Render(c.Label())+fmt.Sprintf("  run %d  ", c.Run)+CollStatus(st, c),
 			fmt.Sprintf("extraction window %s to %s; payment %s",
 				widgets.DateText(c.WindowStart), widgets.DateText(c.WindowEnd), widgets.DateText(c.PaymentDate)),
-			t.deadlines(c),
-			c.Note)
+			strings.Join(widgets.Wrap(t.deadlines(c), w), "\n"),
+			strings.Join(widgets.Wrap(c.Note, w), "\n"))
 	}
 	dl := strings.Count(detail, "\n") + 1
 	fl := 0
@@ -338,14 +370,42 @@ func (t *Timetable) View(w, h int) string {
 	return t.view(st, body, w, h)
 }
 
-// deadlines counts down to an open collection's deadlines; a closed or
-// cancelled one just lists them.
+// outstanding says whether a collection's declaration and approval steps
+// are still to be done, as far as the user can see: before the extract
+// both are; after it, while a declaration the user may see awaits them.
+// A closed or cancelled collection has none. A user who may see no
+// declarations at all (a requester) is shown each step until its
+// deadline, and never told it is overdue: that is not known to them.
+func (t *Timetable) outstanding(c *domain.Collection) (declare, approve bool) {
+	switch c.Status {
+	case domain.CollClosed, domain.CollCancelled:
+		return false, false
+	case domain.CollExtracted:
+		if !t.seesDeclarations {
+			today := t.env.Today()
+			return today <= c.DeclarationDeadline, today <= c.ApprovalDeadline
+		}
+		n := t.steps[c.ID]
+		return n.ToDeclare > 0, n.ToApprove > 0
+	}
+	return true, true
+}
+
+// deadlines counts down to (or calls overdue) a collection's deadlines
+// whose steps are outstanding, and dates the others.
 func (t *Timetable) deadlines(c *domain.Collection) string {
 	st, today := t.env.St, t.env.Today()
-	if c.Status == domain.CollClosed || c.Status == domain.CollCancelled {
-		return fmt.Sprintf("declaration deadline %s; approval deadline %s", widgets.DateText(c.DeclarationDeadline), widgets.DateText(c.ApprovalDeadline))
+	declare, approve := t.outstanding(c)
+	n := t.steps[c.ID]
+	d := stepDeadline(st, "declare", "declaration", declare, today, c.DeclarationDeadline)
+	if declare && n.ToDeclare > 0 {
+		d += fmt.Sprintf(" (%d to declare)", n.ToDeclare)
 	}
-	return widgets.Deadline(st, "declare", today, c.DeclarationDeadline) + "; " + widgets.Deadline(st, "approve", today, c.ApprovalDeadline)
+	a := stepDeadline(st, "approve", "approval", approve, today, c.ApprovalDeadline)
+	if approve && n.ToApprove > 0 {
+		a += fmt.Sprintf(" (%d to approve)", n.ToApprove)
+	}
+	return d + "; " + a
 }
 
 func (t *Timetable) Keys() help.KeyMap {
