@@ -227,7 +227,7 @@ func TestManualEntryValidatesAsTyped(t *testing.T) {
 	press(tm, "enter")
 	ctrl(tm, tea.KeyCtrlU)
 	press(tm, "40", "enter")
-	waitView(t, tm, "ok, not saved yet", "1 change not saved yet")
+	waitView(t, tm, "ok, unsaved", "1 change not saved yet")
 	press(tm, "s")
 	waitView(t, tm, "draft saved")
 	var m *domain.ManualEntry

@@ -202,6 +202,13 @@ func TestStatusWordsFitTheirColumns(t *testing.T) {
 		if !strings.Contains(v, "AST007     REGISTER     x failed") {
 			t.Errorf("%dx%d: the manual form does not say the field's extract failed in its Source column:\n%s", size[0], size[1], v)
 		}
+		v = w.viewAt(t, "cora", size[0], size[1], screens.Goto{Screen: "manual", Collection: qof, Practice: "A81003"},
+			tea.KeyMsg{Type: tea.KeyEnter}, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("42")}, tea.KeyMsg{Type: tea.KeyEnter})
+		for _, l := range strings.Split(v, "\n") {
+			if strings.Contains(l, "AST007     REGISTER") && (!strings.Contains(l, "42") || strings.Contains(l, "...")) {
+				t.Errorf("%dx%d: the typed value's check is cut short: %q", size[0], size[1], l)
+			}
+		}
 		v = w.viewAt(t, "admin", size[0], size[1], tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'5'}})
 		if !strings.Contains(v, "QOF2526 2026-03-31 run 1       ! paused") {
 			t.Errorf("%dx%d: the monitor does not show the collection paused:\n%s", size[0], size[1], v)

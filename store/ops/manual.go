@@ -122,13 +122,13 @@ func AutomaticEntry(tx *store.Tx, c *domain.Collection, practice string) (AutoEn
 func autoNote(a AutoEntry, practice string) string {
 	switch a {
 	case AutoFailed:
-		return fmt.Sprintf("%s's extract failed: every field can be entered by hand, and what is submitted is the practice's figures until an extract succeeds", practice)
+		return fmt.Sprintf("%s's extract failed: every field can be entered by hand; what is submitted counts until an extract succeeds", practice)
 	case AutoRetryQueued, AutoRetryRunning:
 		state := "queued"
 		if a == AutoRetryRunning {
 			state = "running"
 		}
-		return fmt.Sprintf("a retry of %s's failed extract is %s and has no figures yet: what is entered here stays the practice's figures, and can still be changed, until the retry succeeds; then the extract replaces the extracted fields (what was typed stays on record)", practice, state)
+		return fmt.Sprintf("a retry of %s's failed extract is %s and has no figures yet: values entered here count until it succeeds, then the extract's figures replace them", practice, state)
 	}
 	return ""
 }

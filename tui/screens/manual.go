@@ -249,9 +249,9 @@ func (m *Manual) fill() {
 		case bad:
 			check = st.Mark(styles.Bad, e)
 		case nv != "":
-			check = st.Mark(styles.OK, "ok, not saved yet")
+			check = st.Mark(styles.OK, "ok, unsaved")
 		case f.Entered == nil && !f.Automatic:
-			check = st.Mark(styles.Warn, "required to submit")
+			check = st.Mark(styles.Warn, "required") // to submit; short for 80 columns
 		case f.Entered != nil:
 			check = st.Mark(styles.OK, "ok")
 		}

@@ -144,8 +144,8 @@ func (m *Monitor) fill() {
 				}
 			}
 			if c.Paused {
-				// The State column says only "paused": what it paused.
-				detail = strings.TrimSuffix(string(c.State)+", paused; "+detail, "; ")
+				// The State column says only "paused": say what was paused.
+				detail = strings.TrimSuffix(string(c.State)+": "+detail, ": ")
 			}
 			if c.Note != "" && len(c.Jobs) == 0 {
 				detail += " " + st.Faint.Render(c.Note)
