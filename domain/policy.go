@@ -196,6 +196,24 @@ func Authorize(u *User, a Action, t Target) error {
 // Can is Authorize as a boolean, for screens deciding what to show.
 func Can(u *User, a Action, t Target) bool { return Authorize(u, a, t) == nil }
 
+// CannotReach reports, without the organisation's record, that Authorize
+// refuses u action a on organisation org whatever its commissioner or
+// requester: u holds grants for practices only, none of them org. List views
+// use it to skip reading every other organisation. False means "ask
+// Authorize".
+func CannotReach(u *User, a Action, org string) bool {
+	r, ok := policy[a]
+	if !ok || u == nil || u.IsSystem() || r.anyUser || len(u.Grants) == 0 {
+		return false
+	}
+	for _, g := range u.Grants {
+		if g.OrgKind != OrgPractice || g.Org == org {
+			return false
+		}
+	}
+	return true
+}
+
 func hasRole(rs []Role, r Role) bool {
 	for _, x := range rs {
 		if x == r {

@@ -165,3 +165,47 @@ func TestGrantToWrongKindOfOrganisation(t *testing.T) {
 		t.Fatal("a refused grant changed the user")
 	}
 }
+
+// CannotReach is a shortcut list views take before reading an organisation:
+// whenever it says "no", Authorize says no for every target that org could
+// be (any commissioner, any requester, any kind); and it does say no for a
+// practice user and another practice.
+func TestCannotReachNeverContradictsAuthorize(t *testing.T) {
+	orgs := []string{"A81001", "A81002", "QWE", "QXX", NationalCode, "NHSE01", "DHSC01"}
+	users := []*User{SystemUser}
+	for _, b := range Bundles {
+		users = append(users, bundleUser(t, b))
+	}
+	two := &User{Name: "two.practices"}
+	for _, o := range []string{"A81001", "B82001"} {
+		if err := two.AddGrant(Grant{Org: o, OrgKind: OrgPractice, Role: RoleView}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users = append(users, two)
+	shortcuts := 0
+	for _, u := range users {
+		for _, a := range Actions {
+			for _, org := range orgs {
+				if !CannotReach(u, a, org) {
+					continue
+				}
+				shortcuts++
+				for _, kind := range []OrgKind{OrgPractice, OrgCommissioner, OrgNational, OrgRequester} {
+					for _, comm := range append([]string{""}, orgs...) {
+						for _, req := range append([]string{""}, orgs...) {
+							tg := Target{Org: org, Kind: kind, Commissioner: comm, RequestedBy: req}
+							if Can(u, a, tg) {
+								t.Fatalf("CannotReach(%s, %s, %s) but Authorize allows %+v", u.Name, a, org, tg)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	b, _ := BundleByName("practice-staff")
+	if !CannotReach(bundleUser(t, b), ActViewValues, "A81002") || CannotReach(bundleUser(t, b), ActViewValues, "A81001") || shortcuts == 0 {
+		t.Fatal("the shortcut does not apply to a practice user and another practice, or applies to their own")
+	}
+}

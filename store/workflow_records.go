@@ -102,21 +102,34 @@ func (tx *Tx) Declarations(coll uint64) ([]*domain.Declaration, error) {
 // DeclarationsIn lists declarations in a state using the state index: the
 // approval queue reads this without scanning every declaration.
 func (tx *Tx) DeclarationsIn(s domain.State) ([]*domain.Declaration, error) {
+	var out []*domain.Declaration
+	err := tx.EachDeclarationIn(s, func(coll uint64, practice string) error {
+		d, err := tx.Declaration(coll, practice)
+		if err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+// EachDeclarationIn calls fn with the collection and practice of every
+// declaration in a state, from the state index alone: counting work to do
+// nationally reads no declaration records.
+func (tx *Tx) EachDeclarationIn(s domain.State, fn func(coll uint64, practice string) error) error {
 	prefix := []byte(string(s) + "|")
 	c := tx.tx.Bucket([]byte(bIdxDeclState)).Cursor()
-	var out []*domain.Declaration
 	for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
 		rest := k[len(prefix):]
 		if len(rest) < 8 {
-			return nil, &CorruptError{Bucket: bIdxDeclState, Key: printableKey(k), Err: errors.New("short key")}
+			return &CorruptError{Bucket: bIdxDeclState, Key: printableKey(k), Err: errors.New("short key")}
 		}
-		d, err := tx.Declaration(beUint64(rest[:8]), string(rest[8:]))
-		if err != nil {
-			return nil, err
+		if err := fn(beUint64(rest[:8]), string(rest[8:])); err != nil {
+			return err
 		}
-		out = append(out, d)
 	}
-	return out, nil
+	return nil
 }
 
 // PutDeclaration writes at the version read (0 creates) and moves the state

@@ -310,6 +310,9 @@ func newScope(tx *store.Tx, actor *domain.User) *scope {
 }
 
 func (s *scope) can(a domain.Action, org string) (bool, error) {
+	if domain.CannotReach(s.actor, a, org) {
+		return false, nil
+	}
 	t, ok := s.targets[org]
 	if !ok {
 		var err error

@@ -173,3 +173,29 @@ func BenchmarkRecalculateNationalQOF(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkStepsOutstandingNational counts the open declarations of a
+// national QOF collection (6,300 calculated declarations) as the timetable
+// does on every reload, for the administrator (all of them) and for a
+// practice user (one).
+func BenchmarkStepsOutstandingNational(b *testing.B) {
+	s, coll, admin := nationalQOF(b, 6300)
+	ann := bundleUser(b, "ann", "practice-staff", "A00001", domain.OrgPractice)
+	for _, u := range []struct {
+		name string
+		u    *domain.User
+		want int
+	}{{"admin", admin, 6300}, {"practice", ann, 1}} {
+		b.Run(u.name, func(b *testing.B) {
+			for b.Loop() {
+				m, err := StepsOutstanding(s, u.u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if m[coll.ID].ToDeclare != u.want {
+					b.Fatalf("%d to declare, want %d", m[coll.ID].ToDeclare, u.want)
+				}
+			}
+		})
+	}
+}

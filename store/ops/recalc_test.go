@@ -65,7 +65,7 @@ func ldService() *domain.ServiceDef {
 	}
 }
 
-func bundleUser(t *testing.T, name, bundle, org string, kind domain.OrgKind) *domain.User {
+func bundleUser(t testing.TB, name, bundle, org string, kind domain.OrgKind) *domain.User {
 	t.Helper()
 	b, err := domain.BundleByName(bundle)
 	if err != nil {

@@ -71,23 +71,21 @@ func StepsOutstanding(s *store.Store, actor *domain.User) (map[uint64]StepsDue, 
 	err := s.View(func(tx *store.Tx) error {
 		sc := newScope(tx, actor)
 		for _, st := range []domain.State{domain.DeclCalculated, domain.DeclReturned, domain.DeclDeclared, domain.DeclApproved} {
-			ds, err := tx.DeclarationsIn(st)
-			if err != nil {
-				return err
-			}
-			for _, d := range ds {
-				if ok, err := sc.can(domain.ActViewValues, d.Practice); err != nil {
+			err := tx.EachDeclarationIn(st, func(coll uint64, practice string) error {
+				if ok, err := sc.can(domain.ActViewValues, practice); err != nil || !ok {
 					return err
-				} else if !ok {
-					continue
 				}
-				n := out[d.Collection]
+				n := out[coll]
 				if st == domain.DeclCalculated || st == domain.DeclReturned {
 					n.ToDeclare++
 				} else {
 					n.ToApprove++
 				}
-				out[d.Collection] = n
+				out[coll] = n
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil
