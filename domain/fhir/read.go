@@ -364,7 +364,7 @@ func (rd *reader) reserve(t int, o *chunkOut, n int, size int64) {
 	if n <= 0 {
 		return
 	}
-	scale := func(k int) int { return int(float64(k) * float64(size) / float64(n) * 1.05) }
+	scale := func(k int) int { return int(float64(k) * float64(size) / float64(n) * 1.02) }
 	rd.evs[t] = slices.Grow(rd.evs[t], scale(len(o.evs)))
 	rd.regs = slices.Grow(rd.regs, scale(len(o.regs)))
 	rd.ids[t] = slices.Grow(rd.ids[t], scale(len(o.ids)))
