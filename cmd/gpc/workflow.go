@@ -402,7 +402,7 @@ between is refused as stale, so nobody approves figures they did not see.`}[verb
 			return withCollection(cmd, &cf, func(ss *session, c *domain.Collection) error {
 				w := cmd.OutOrStdout()
 				if verb != "return" && len(hashes) == 0 {
-					var again []string
+					var again, undeclared []string
 					for _, p := range practices {
 						v, err := ops.ViewDeclaration(ss.store, ss.actor, c.ID, p)
 						if err != nil {
@@ -411,10 +411,24 @@ between is refused as stale, so nobody approves figures they did not see.`}[verb
 						if err := writeDeclarationView(w, v); err != nil {
 							return err
 						}
+						// Nothing declared: no declared hash to review, so
+						// no command line to offer for it.
+						if v.Declaration.DeclaredHash == "" {
+							fmt.Fprintf(w, "not declared by the practice: nothing to %s\n\n", verb)
+							undeclared = append(undeclared, p)
+							continue
+						}
 						fmt.Fprintf(w, "declared hash %s\n\n", v.Declaration.DeclaredHash)
 						again = append(again, "--practice "+p+" --hash "+v.Declaration.DeclaredHash)
 					}
-					return &exitError{code: 3, err: fmt.Errorf("nothing decided: to %s these as shown run again with %s", verb, strings.Join(again, " "))}
+					msg := "nothing decided"
+					if len(undeclared) > 0 {
+						msg += fmt.Sprintf("; not declared by the practice: %s", strings.Join(undeclared, ", "))
+					}
+					if len(again) > 0 {
+						msg += fmt.Sprintf("; to %s as shown run again with %s", verb, strings.Join(again, " "))
+					}
+					return &exitError{code: 3, err: errors.New(msg)}
 				}
 				var err error
 				if len(practices) == 1 {
