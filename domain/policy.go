@@ -196,6 +196,23 @@ func Authorize(u *User, a Action, t Target) error {
 // Can is Authorize as a boolean, for screens deciding what to show.
 func Can(u *User, a Action, t Target) bool { return Authorize(u, a, t) == nil }
 
+// ReachesAll reports, without any organisation's record, that Authorize
+// allows u action a on every target: u holds a national grant with a role
+// the action accepts nationally. List views use it to skip reading every
+// organisation. False means "ask Authorize".
+func ReachesAll(u *User, a Action) bool {
+	r, ok := policy[a]
+	if !ok || u == nil || u.Disabled || u.IsSystem() || !r.national {
+		return false
+	}
+	for _, g := range u.Grants {
+		if g.OrgKind == OrgNational && hasRole(r.roles, g.Role) {
+			return true
+		}
+	}
+	return false
+}
+
 // CannotReach reports, without the organisation's record, that Authorize
 // refuses u action a on organisation org whatever its commissioner or
 // requester: u holds grants for practices only, none of them org. List views

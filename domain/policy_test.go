@@ -209,3 +209,41 @@ func TestCannotReachNeverContradictsAuthorize(t *testing.T) {
 		t.Fatal("the shortcut does not apply to a practice user and another practice, or applies to their own")
 	}
 }
+
+// ReachesAll is the other shortcut: whenever it says "yes", Authorize says
+// yes for every target; it says yes for an administrator viewing values.
+func TestReachesAllNeverContradictsAuthorize(t *testing.T) {
+	orgs := []string{"", "A81001", "QWE", NationalCode, "NHSE01"}
+	users := []*User{SystemUser, {Name: "nobody"}}
+	for _, b := range Bundles {
+		users = append(users, bundleUser(t, b))
+	}
+	disabled := bundleUser(t, Bundles[len(Bundles)-2])
+	disabled.Disabled = true
+	users = append(users, disabled)
+	yes := 0
+	for _, u := range users {
+		for _, a := range Actions {
+			if !ReachesAll(u, a) {
+				continue
+			}
+			yes++
+			for _, kind := range []OrgKind{OrgPractice, OrgCommissioner, OrgNational, OrgRequester} {
+				for _, org := range orgs {
+					for _, comm := range orgs {
+						for _, req := range orgs {
+							tg := Target{Org: org, Kind: kind, Commissioner: comm, RequestedBy: req}
+							if !Can(u, a, tg) {
+								t.Fatalf("ReachesAll(%s, %s) but Authorize refuses %+v", u.Name, a, tg)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	admin, _ := BundleByName("admin")
+	if !ReachesAll(bundleUser(t, admin), ActViewValues) || yes == 0 {
+		t.Fatal("the shortcut does not apply to an administrator viewing values")
+	}
+}
