@@ -413,7 +413,12 @@ func (q *Queue) View(w, h int) string {
 	}
 	var detail []string
 	if it := q.current(); it != nil {
-		d := fmt.Sprintf("%s %s: %s", it.Label, it.Ref.Practice, it.Status)
+		// The table cuts long practice names; the detail gives the whole one.
+		who := it.Ref.Practice
+		if it.PracticeName != "" {
+			who += " " + it.PracticeName
+		}
+		d := fmt.Sprintf("%s %s: %s", it.Label, who, it.Status)
 		if q.kinds[it.Service] == domain.KindPoints {
 			d += ", " + it.Points + " points"
 		}
