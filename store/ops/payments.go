@@ -306,7 +306,8 @@ func aspirationLines(tx *store.Tx, svc *domain.ServiceDef, b *domain.AspirationB
 	if !ok || params.AspirationShare.IsZero() {
 		return nil, nil
 	}
-	if ok, err := Participating(tx, svc.ID, b.Practice); err != nil || !ok {
+	part, err := tx.Participation(svc.ID, b.Practice)
+	if err != nil || !domain.Participating(part.State) {
 		return nil, err
 	}
 	if done, err := reconciled(tx, svc.ID, b.Practice); err != nil || done {
@@ -321,6 +322,11 @@ func aspirationLines(tx *store.Tx, svc *domain.ServiceDef, b *domain.AspirationB
 		month := domain.PeriodOf(svc.Start.AddMonths(i))
 		if p.Before(month) || month.First() > svc.End {
 			break
+		}
+		// Only the months the practice takes part in, on any day of them:
+		// no advance for the months before it joined or after it leaves.
+		if month.Last() < part.From || part.To.Valid() && month.First() > part.To {
+			continue
 		}
 		k := store.PaidKey(0, b.Practice, domain.PayAspiration, svc.ID+"|"+month.String())
 		if _, err := tx.Paid(k); err == nil {

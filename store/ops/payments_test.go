@@ -353,3 +353,25 @@ func TestPaymentRunForAMonthNotBegunIsRefused(t *testing.T) {
 		t.Fatalf("a refused run paid %d items", n)
 	}
 }
+
+// A practice that takes part from part-way through the year is paid the
+// aspiration months its participation covers, not the months before it
+// joined (the year-end reconciliation nets what was paid either way).
+func TestAspirationFromTheMonthParticipationStarts(t *testing.T) {
+	w := newWF(t)
+	w.must(SetAspirationPrior(w.s, w.u("admin"), "QOFT", "A81001", 1200000, "prior year"))
+	if _, err := Offer(w.s, w.u("carl"), "QOFT", []string{"A81001"}, domain.MustDate("2025-10-15"), domain.NoDate); err != nil {
+		t.Fatal(err)
+	}
+	w.must(Accept(w.s, w.u("ann"), "QOFT", "A81001"))
+	r := w.run("2025-12")
+	var months []string
+	for _, l := range r.Run.Lines {
+		if l.Component == domain.PayAspiration {
+			months = append(months, l.Month)
+		}
+	}
+	if strings.Join(months, ",") != "2025-10,2025-11,2025-12" {
+		t.Fatalf("aspiration months paid %v, want October (when it joined) to December", months)
+	}
+}
