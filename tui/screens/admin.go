@@ -1,7 +1,6 @@
 package screens
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -37,20 +36,6 @@ type Admin struct {
 	params *domain.PaymentParams
 	reason string
 	err    error
-}
-
-// wizard asks a few questions in turn through the modal prompt.
-type wizard struct {
-	tag     string
-	steps   []wstep
-	i       int
-	answers map[string]string
-}
-
-type wstep struct {
-	key, question, label, value string
-	// check refuses a bad answer at its own prompt (nil: any answer).
-	check func(string) error
 }
 
 // NewAdmin makes the administration screen.
@@ -174,11 +159,7 @@ func (a *Admin) service() *domain.ServiceDef {
 	return nil
 }
 
-func (a *Admin) start(tag string, steps ...wstep) {
-	a.wiz = wizard{tag: tag, steps: steps, answers: map[string]string{}}
-	s := steps[0]
-	a.ask(s.key, s.question, s.label, s.value, 400)
-}
+func (a *Admin) start(tag string, steps ...wstep) { a.wiz.start(&a.modal, tag, steps...) }
 
 func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := a.mine(msg); ok {
@@ -205,36 +186,11 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.say(styles.Muted, "cancelled; nothing changed")
 		}
 		return nil
-	case a.promptTag != "":
-		key, value, ok, done := a.promptUpdate(k)
-		if !done {
-			return nil
+	case a.wiz.active():
+		if tag, ans, finished := a.wiz.update(&a.base, &a.modal, k); finished {
+			return a.finish(tag, ans)
 		}
-		if !ok {
-			a.wiz = wizard{}
-			a.say(styles.Muted, "cancelled; nothing changed")
-			return nil
-		}
-		if s := a.wiz.steps[a.wiz.i]; s.check != nil {
-			if err := s.check(strings.TrimSpace(value)); err != nil {
-				// Ask again with the text kept, saying what is wrong; the
-				// answers already given stay.
-				a.ask(s.key, s.question, s.label, value, 400)
-				a.say(styles.Bad, fmt.Sprintf("x %s %v", strings.TrimSpace(s.label), err))
-				return nil
-			}
-		}
-		a.clear()
-		a.wiz.answers[key] = strings.TrimSpace(value)
-		a.wiz.i++
-		if a.wiz.i < len(a.wiz.steps) {
-			s := a.wiz.steps[a.wiz.i]
-			a.ask(s.key, s.question, s.label, s.value, 400)
-			return nil
-		}
-		tag, ans := a.wiz.tag, a.wiz.answers
-		a.wiz = wizard{}
-		return a.finish(tag, ans)
+		return nil
 	}
 	t := &a.utable
 	if a.pane == 1 {
@@ -256,7 +212,7 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.fail(err)
 			return nil
 		}
-		a.start("add-user", wstep{"name", "New user's login name (lower case, e.g. jsmith)", "name: ", "", domain.ValidateUserName},
+		a.start("add-user", wstep{key: "name", question: "New user's login name (lower case, e.g. jsmith)", label: "name: ", check: plain(domain.ValidateUserName)},
 			wstep{key: "full", question: "Their full name", label: "full name: "})
 	case "g", "R", "d", "k", "x":
 		if u == nil {
@@ -290,10 +246,8 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.confirm.Ask("disable", fmt.Sprintf("Disable %s (%s)? Their sessions end and they cannot sign in until enabled again.", u.Name, u.FullName))
 		case "k":
 			today := a.env.Today()
-			a.start("add-key", wstep{"line", "Paste " + u.Name + "'s public key (one authorized_keys line)", "key: ", "", func(v string) error {
-				_, err := sshkeys.ParseAuthorizedKey(v, today)
-				return err
-			}})
+			a.start("add-key", wstep{key: "line", question: "Paste " + u.Name + "'s public key (one authorized_keys line)", label: "key: ",
+				check: plain(func(v string) error { _, err := sshkeys.ParseAuthorizedKey(v, today); return err })})
 		case "x":
 			var items []widgets.Item
 			for _, key := range u.Keys {
@@ -343,18 +297,19 @@ func (a *Admin) picked2(tag, key string) tea.Cmd {
 // force.
 func correctionSteps(svc *domain.ServiceDef, today domain.Date) []wstep {
 	p, _ := svc.LatestParams()
-	steps := []wstep{{"from", "Corrected parameters for " + svc.ID + " are in force from (YYYY-MM-DD)", "from: ", p.EffectiveFrom.String(), checkDate}}
+	steps := []wstep{{key: "from", question: "Corrected parameters for " + svc.ID + " are in force from (YYYY-MM-DD)", label: "from: ", value: p.EffectiveFrom.String(), check: plain(checkDate)}}
 	if svc.Kind == domain.KindPoints {
 		steps = append(steps,
-			wstep{"ppp", "Pounds per point", "£ per point: ", p.PencePerPoint.Plain(), checkPounds},
-			wstep{"avg", "National average list size", "list size: ", strconv.FormatInt(p.NationalAvgListSize, 10), checkListSize})
+			wstep{key: "ppp", question: "Pounds per point", label: "£ per point: ", value: p.PencePerPoint.Plain(), check: plain(checkPounds)},
+			wstep{key: "avg", question: "National average list size", label: "list size: ", value: strconv.FormatInt(p.NationalAvgListSize, 10), check: plain(checkListSize)})
 		ids := make([]string, 0, len(p.NationalPrevalence))
 		for id := range p.NationalPrevalence {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
-			steps = append(steps, wstep{"prev:" + id, "National prevalence of " + id + " (e.g. 0.075 or 7.5%)", id + ": ", p.NationalPrevalence[id].String(), checkRatio})
+			steps = append(steps, wstep{key: "prev:" + id, question: "National prevalence of " + id + " (e.g. 0.075 or 7.5%)", label: id + ": ",
+				value: p.NationalPrevalence[id].String(), check: plain(checkRatio)})
 		}
 	}
 	ids := make([]string, 0, len(p.Fees))
@@ -363,9 +318,9 @@ func correctionSteps(svc *domain.ServiceDef, today domain.Date) []wstep {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		steps = append(steps, wstep{"fee:" + id, "Fee per item for " + id, id + " £: ", p.Fees[id].Plain(), checkPounds})
+		steps = append(steps, wstep{key: "fee:" + id, question: "Fee per item for " + id, label: id + " £: ", value: p.Fees[id].Plain(), check: plain(checkPounds)})
 	}
-	return append(steps, wstep{"reason", "Why the correction? (shown to practices whose figures change)", "reason: ", "", checkReason})
+	return append(steps, wstep{key: "reason", question: "Why the correction? (shown to practices whose figures change)", label: "reason: ", check: needReason("a correction")})
 }
 
 // The correction's answers are checked as typed with the parsing
@@ -378,12 +333,7 @@ func checkRatio(v string) error { _, err := domain.ParseRatio(v); return err }
 
 func checkListSize(v string) error { _, err := parseListSize(v); return err }
 
-func checkReason(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("a correction needs a reason")
-	}
-	return nil
-}
+func checkReason(v string) error { return needReason("a correction")(v, nil) }
 
 func parseListSize(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)

@@ -190,7 +190,9 @@ func (m *modal) view(st *styles.Styles, body string, w, h int) string {
 		c := m.confirm.View(st, w)
 		return bottom(body, c, h)
 	case m.promptTag != "":
-		p := st.Heading.Render(m.promptMsg) + "\n" + m.prompt.View(st, w) + "\n" + st.Faint.Render("enter to accept, esc to cancel")
+		// A long question wraps rather than losing its end (the dates a
+		// prompt accepts, say).
+		p := st.Heading.Render(strings.Join(widgets.Wrap(m.promptMsg, w), "\n")) + "\n" + m.prompt.View(st, w) + "\n" + st.Faint.Render("enter to accept, esc to cancel")
 		return bottom(body, p, h)
 	}
 	return body
