@@ -55,8 +55,10 @@ func waitView(t *testing.T, tm *teatest.TestModel, texts ...string) string {
 			continue
 		}
 		ok := true
+		// Text the status line wraps is found with its lines joined.
+		flat := strings.Join(strings.Fields(last), " ")
 		for _, s := range texts {
-			ok = ok && strings.Contains(last, s)
+			ok = ok && (strings.Contains(last, s) || strings.Contains(flat, s))
 		}
 		if ok {
 			return last

@@ -18,7 +18,8 @@ import (
 // deadlines, narrowed by a text filter whose words must each match the
 // service, the status or a date ("QOF extracted 2026-04"). Timetable
 // administrators and extract monitors can also cancel, reopen, pause and
-// resume a collection from here.
+// resume a collection from here; timetable administrators add and
+// reschedule collections and run payments (timetable_admin.go).
 type Timetable struct {
 	base
 	modal
@@ -36,6 +37,16 @@ type Timetable struct {
 	err              error
 	pending          string // reason typed for the action awaiting confirmation
 	placed           bool   // the cursor has been put on the first current collection
+
+	wiz    wizard
+	plan   datePlan           // the date prompts' starting point
+	target *domain.Collection // the collection being rescheduled
+	change *timetableChange   // the addition or reschedule awaiting confirmation
+	period string             // the payment month awaiting confirmation
+	paid   *ops.PaymentRunResult
+	// focus is a collection to put the cursor on at the next reload (one
+	// just added).
+	focus uint64
 }
 
 // NewTimetable makes the timetable screen.
@@ -53,7 +64,7 @@ func (t *Timetable) Name() string    { return "timetable" }
 func (t *Timetable) Title() string   { return "Timetable" }
 func (t *Timetable) Short() string   { return "Times" }
 func (t *Timetable) Available() bool { return t.env.CanAny(domain.ActViewTimetable) }
-func (t *Timetable) Capturing() bool { return t.filtering || t.open() }
+func (t *Timetable) Capturing() bool { return t.filtering || t.open() || t.wiz.active() }
 
 // Wants: collections, and the declarations the user may see, whose steps
 // decide whether a passed deadline is overdue.
@@ -81,6 +92,15 @@ func (t *Timetable) Reload() {
 		t.seesDeclarations = t.env.AnyPractice(domain.ActViewValues)
 	}
 	t.apply()
+	if t.focus != 0 {
+		for i, c := range t.shown {
+			if c.ID == t.focus {
+				t.table.Show(i)
+				t.placed = true
+			}
+		}
+		t.focus = 0
+	}
 	if !t.placed && len(t.shown) > 0 {
 		// Open on what is current rather than last year's closed collections.
 		t.placed = true
@@ -220,6 +240,12 @@ func (t *Timetable) selected() *domain.Collection {
 func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 	if d, ok := t.mine(msg); ok {
 		t.report(d)
+		switch v := d.Data.(type) {
+		case uint64:
+			t.focus = v
+		case *ops.PaymentRunResult:
+			t.paid = v
+		}
 		t.Reload()
 		return nil
 	}
@@ -251,6 +277,11 @@ func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 		}
 		if done {
 			t.say(styles.Muted, "cancelled; nothing changed")
+		}
+		return nil
+	case t.wiz.active():
+		if tag, ans, finished := t.wiz.update(&t.base, &t.modal, k); finished {
+			return t.finish(tag, ans)
 		}
 		return nil
 	case t.promptTag != "":
@@ -288,10 +319,13 @@ func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 		t.filtering = true
 		t.filter.Focus()
 	case "esc":
+		t.paid = nil
 		if t.filter.Value() != "" {
 			t.filter.SetValue("")
 			t.apply()
 		}
+	case "n", "r", "$":
+		t.adminKey(k.String(), c)
 	case "x", "o", "p":
 		if c == nil {
 			return nil
@@ -318,6 +352,10 @@ func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 
 // act runs the chosen timetable action on the selected collection.
 func (t *Timetable) act(tag string) tea.Cmd {
+	switch tag {
+	case "add", "reschedule", "pay":
+		return t.actAdmin(tag)
+	}
 	c := t.selected()
 	if c == nil {
 		return nil
@@ -353,7 +391,9 @@ func (t *Timetable) View(w, h int) string {
 		filter = t.filter.View(st, w)
 	}
 	detail := ""
-	if c := t.selected(); c != nil {
+	if t.paid != nil {
+		detail = t.paidView(st, w)
+	} else if c := t.selected(); c != nil {
 		detail = lines(
 			st.Heading.Render(c.Label())+fmt.Sprintf("  run %d  ", c.Run)+CollStatus(st, c),
 			fmt.Sprintf("extraction window %s to %s; payment %s",
@@ -420,5 +460,12 @@ func (t *Timetable) Keys() help.KeyMap {
 	x.SetEnabled(manage)
 	o.SetEnabled(manage)
 	p.SetEnabled(manage)
-	return keys(bind("move", "up", "down"), bind("filter", "/"), bind("clear filter", "esc"), x, o, p)
+	// Adding, rescheduling and paying are national decisions: offered only
+	// to whom the policy allows them (ops checks again).
+	u := t.env.User
+	n, r, pay := bind("add collection", "n"), bind("reschedule", "r"), bind("run payments", "$")
+	n.SetEnabled(domain.Can(u, domain.ActManageTimetable, domain.TargetNational()))
+	r.SetEnabled(n.Enabled())
+	pay.SetEnabled(domain.Can(u, domain.ActRunPayments, domain.TargetNational()))
+	return keys(bind("move", "up", "down"), bind("filter", "/"), bind("clear filter", "esc"), n, r, x, o, p, pay)
 }
