@@ -27,6 +27,10 @@ type Monitor struct {
 	table  widgets.Table
 	err    error
 	reason string
+	// narrow: the terminal leaves no room for the progress bars, so the
+	// Detail column says the counts in short and the selected
+	// collection's detail is said in full under the table.
+	narrow bool
 }
 
 // monRow is a section heading, a collection, or one practice's job.
@@ -38,10 +42,13 @@ type monRow struct {
 
 // NewMonitor makes the extract monitor.
 func NewMonitor(env *Env) *Monitor {
+	// The Detail column says what the bars draw and more (counts,
+	// attempts, failures), so at 80 columns it keeps the room and the bars
+	// go.
 	return &Monitor{base: newBase(env), table: widgets.Table{
-		Empty: "nothing is extracting, failed or due",
+		Empty: "nothing is extracting, failed or due", MinFlex: 34,
 		Cols: []widgets.Column{{Title: "Collection / practice", Width: 29}, {Title: "State", Width: 12},
-			{Title: "Progress", Width: 14}, {Title: "Detail"}},
+			{Title: "Progress", Width: 14, Optional: true}, {Title: "Detail"}},
 	}}
 }
 
@@ -126,23 +133,7 @@ func (m *Monitor) fill() {
 			rows = append(rows, []string{st.Heading.Render(r.heading)})
 		case r.job == nil:
 			c := r.c
-			detail := ""
-			switch {
-			case len(c.Jobs) > 0:
-				detail = fmt.Sprintf("%d of %d practices done", c.Succeeded, len(c.Jobs))
-				if c.Running > 0 {
-					detail += fmt.Sprintf(", %d running", c.Running)
-				}
-				if c.Failed > 0 {
-					detail += ", " + st.Mark(styles.Bad, fmt.Sprintf("%d failed", c.Failed))
-				}
-			case c.State == domain.CollScheduled:
-				left, _ := widgets.Countdown(today, c.WindowStart)
-				detail = fmt.Sprintf("window %s to %s (%s)", shortDate(c.WindowStart), shortDate(c.WindowEnd), strings.TrimSuffix(left, " left"))
-				if today >= c.WindowStart {
-					detail = fmt.Sprintf("window %s to %s", shortDate(c.WindowStart), shortDate(c.WindowEnd))
-				}
-			}
+			detail := collDetail(st, c, today, m.narrow)
 			if c.Paused {
 				// The State column says only "paused": say what was paused.
 				detail = strings.TrimSuffix(string(c.State)+": "+detail, ": ")
@@ -171,6 +162,55 @@ func (m *Monitor) fill() {
 		}
 	}
 	m.table.SetRows(rows)
+}
+
+// collDetail says how a collection's extraction stands: practices done,
+// running and failed, or when its window opens. Short is for a narrow
+// Detail column ("0/4 done" for "0 of 4 practices done").
+func collDetail(st *styles.Styles, c *scheduler.CollectionStatus, today domain.Date, short bool) string {
+	detail := ""
+	switch {
+	case len(c.Jobs) > 0:
+		detail = fmt.Sprintf("%d of %d practices done", c.Succeeded, len(c.Jobs))
+		if short {
+			detail = fmt.Sprintf("%d/%d done", c.Succeeded, len(c.Jobs))
+		}
+		if c.Running > 0 {
+			detail += fmt.Sprintf(", %d running", c.Running)
+		}
+		if c.Failed > 0 {
+			detail += ", " + st.Mark(styles.Bad, fmt.Sprintf("%d failed", c.Failed))
+		}
+	case c.State == domain.CollScheduled:
+		left, _ := widgets.Countdown(today, c.WindowStart)
+		detail = fmt.Sprintf("window %s to %s (%s)", shortDate(c.WindowStart), shortDate(c.WindowEnd), strings.TrimSuffix(left, " left"))
+		if today >= c.WindowStart {
+			detail = fmt.Sprintf("window %s to %s", shortDate(c.WindowStart), shortDate(c.WindowEnd))
+		}
+	}
+	return detail
+}
+
+// collLines is a collection's detail in full, for under the table when
+// its row is cut.
+func (m *Monitor) collLines(c *scheduler.CollectionStatus, w int) []string {
+	st := m.env.St
+	state := string(c.State)
+	if c.Paused {
+		state += " (paused)"
+	}
+	d := fmt.Sprintf("%s run %d: %s", c.Label, c.Run, state)
+	if more := collDetail(st, c, m.env.Today(), false); more != "" {
+		d += "; " + more
+	}
+	if c.Total > 0 {
+		d += fmt.Sprintf("; %s of %s patients", widgets.Int(int64(c.Done)), widgets.Int(int64(c.Total)))
+	}
+	out := widgets.Wrap(d, w)
+	if c.Note != "" {
+		out = append(out, widgets.Wrap(st.Faint.Render("note: "+c.Note), w)...)
+	}
+	return out
 }
 
 func (m *Monitor) current() *monRow {
@@ -318,7 +358,14 @@ func (m *Monitor) View(w, h int) string {
 	if m.err != nil {
 		return m.view(st, lines(head, st.Mark(styles.Bad, m.err.Error())), w, h)
 	}
+	if narrow := m.table.ColumnWidth(2, w) == 0; narrow != m.narrow {
+		m.narrow = narrow
+		m.fill()
+	}
 	var detail []string
+	if r := m.current(); m.narrow && r != nil && r.c != nil && r.job == nil {
+		detail = m.collLines(r.c, w)
+	}
 	if r := m.current(); r != nil && r.job != nil {
 		j := r.job
 		d := fmt.Sprintf("%s %s: %s, attempt %d", r.c.Label, j.Practice, j.State, j.Attempts)
@@ -338,9 +385,12 @@ func (m *Monitor) View(w, h int) string {
 		if j.Note != "" {
 			detail = append(detail, widgets.Wrap(st.Faint.Render("note: "+j.Note), w)...)
 		}
-	} else if m.status != nil && len(m.status.Faults) > 0 {
+	} else if m.status != nil && len(m.status.Faults) > 0 && len(detail) < 3 {
+		// The newest three faults, under a collection's detail when it has
+		// one (so at most 7 lines, as a job's detail).
+		top := len(detail) + 4
 		detail = append(detail, st.Heading.Render("Recent faults"))
-		for i := len(m.status.Faults) - 1; i >= 0 && len(detail) < 4; i-- {
+		for i := len(m.status.Faults) - 1; i >= 0 && len(detail) < top; i-- {
 			f := m.status.Faults[i]
 			detail = append(detail, widgets.Cell(st.Mark(styles.Bad, widgets.ShortTime(f.At)+" "+f.Label+" "+f.Practice+": "+f.Message), w, false))
 		}

@@ -36,7 +36,11 @@ type Table struct {
 	NoCursor bool
 	// Empty is shown instead of rows when there are none.
 	Empty string
-	off   int
+	// MinFlex, when set, is the narrowest the flexible columns are
+	// squeezed to before optional columns are dropped (default minFlex):
+	// a column whose text matters more than its neighbours' asks for more.
+	MinFlex int
+	off     int
 
 	// The laid-out header and rows for one width, reused until the rows
 	// or the width change (moving the cursor re-lays nothing).
@@ -124,7 +128,11 @@ func (t *Table) widths(total int) []int {
 		}
 		gaps := 2 + 2*(n-1) // gutter, then two spaces between columns
 		rest := total - fixed - gaps
-		if rest >= flex*minFlex || !dropOne(t.Cols, shown) {
+		least := minFlex
+		if t.MinFlex > 0 {
+			least = t.MinFlex
+		}
+		if rest >= flex*least || !dropOne(t.Cols, shown) {
 			for i, c := range t.Cols {
 				if shown[i] && c.Width == 0 {
 					w[i] = max(6, rest/max(flex, 1))
@@ -133,6 +141,16 @@ func (t *Table) widths(total int) []int {
 			return w
 		}
 	}
+}
+
+// ColumnWidth is column i's width in a table width cells wide; 0 when the
+// column is dropped for want of room.
+func (t *Table) ColumnWidth(i, width int) int {
+	ws := t.widths(width)
+	if i < 0 || i >= len(ws) {
+		return 0
+	}
+	return ws[i]
 }
 
 // dropOne hides the rightmost optional column still shown.

@@ -79,6 +79,22 @@ func TestTableDropsOptionalColumnsAndScrolls(t *testing.T) {
 	}
 }
 
+// A table may ask more room for its flexible column than the default
+// before it drops an optional one; ColumnWidth says what was kept.
+func TestTableMinFlexDropsOptionalColumnsSooner(t *testing.T) {
+	tb := Table{Cols: []Column{{Title: "A", Width: 29}, {Title: "B", Width: 12}, {Title: "Bar", Width: 14, Optional: true}, {Title: "Detail"}}}
+	if w := tb.ColumnWidth(2, 80); w != 14 {
+		t.Fatalf("default: the bar column is %d wide at 80", w)
+	}
+	tb.MinFlex = 34
+	if w, d := tb.ColumnWidth(2, 80), tb.ColumnWidth(3, 80); w != 0 || d != 33 {
+		t.Fatalf("MinFlex 34 at 80: bar %d, detail %d; want 0 and 33", w, d)
+	}
+	if w := tb.ColumnWidth(2, 100); w != 14 {
+		t.Fatalf("MinFlex 34 at 100: the bar column is %d wide", w)
+	}
+}
+
 func TestCountdownWords(t *testing.T) {
 	today := domain.MustDate("2026-04-21")
 	for _, c := range []struct {
