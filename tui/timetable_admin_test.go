@@ -186,6 +186,12 @@ func TestTimetableReschedule(t *testing.T) {
 	waitView(t, tm, "> LDHC2526      31 Mar 2026")
 	press(tm, "r")
 	waitView(t, tm, "refused:", "the collection was extracted")
+	// The refusal does not linger under the next question.
+	press(tm, "$")
+	if v := waitView(t, tm, "Run payments for which month"); strings.Contains(v, "refused:") {
+		t.Fatalf("an old refusal shows under a new question:\n%s", v)
+	}
+	press(tm, "esc")
 
 	tm, c := w.scheduledLDHC(t)
 	before := w.ledger(t)

@@ -136,6 +136,8 @@ func (t *Timetable) mayPay() error {
 // adminKey starts an addition, a reschedule or a payment run; handled
 // reports whether the key was one of them.
 func (t *Timetable) adminKey(key string, c *domain.Collection) (handled bool) {
+	// A message left from before must not read as the new question's.
+	t.clear()
 	var err error
 	switch key {
 	case "n":
