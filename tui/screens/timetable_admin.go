@@ -324,8 +324,18 @@ func (t *Timetable) finish(tag string, ans map[string]string) tea.Cmd {
 			d.Apply(preview)
 			switch tag {
 			case "add":
-				def, _ := t.serviceNamed(ans["service"])
-				t.change.service, t.change.ach = def.ID, domain.MustDate(ans["ach"])
+				// Both answers were checked where typed; read them again
+				// rather than trust that nothing changed since.
+				def, err := t.serviceNamed(ans["service"])
+				if err != nil {
+					t.fail(err)
+					return nil
+				}
+				if t.change.ach, err = domain.ParseDate(ans["ach"]); err != nil {
+					t.fail(err)
+					return nil
+				}
+				t.change.service = def.ID
 				preview.Service, preview.AchDate = def.ID, t.change.ach
 				t.confirm.Ask("add", fmt.Sprintf("Add %s to the timetable? Reason: %s", ops.DescribeDates(preview), t.change.reason))
 			default:
