@@ -308,3 +308,59 @@ func TestQueueSettledDeclarationsAreNotOverdue(t *testing.T) {
 		t.Fatalf("financially approved declarations are called overdue, or the deadline is not given as a date:\n%s", v)
 	}
 }
+
+// A cancel asked about one collection acts on that collection, even when
+// another session's change moves the rows under the cursor before the
+// answer: here an addition lands just above the selected row.
+func TestTimetableCancelActsOnTheCollectionAskedAbout(t *testing.T) {
+	w := newWorld(t)
+	// Two scheduled collections; the cursor goes to the later one.
+	var target uint64
+	for _, ach := range []string{"2026-01-30", "2026-03-13"} {
+		c, _, err := ops.AddCollection(w.st, w.user(t, "admin"), "LDHC2526", domain.MustDate(ach), ops.NoDates(), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		target = c.ID
+	}
+	tm := w.open(t, "admin", "timetable", false)
+	waitView(t, tm, "LDHC2526 2026-01-30") // the first collection not closed
+	for range 12 {
+		press(tm, "down")
+		time.Sleep(20 * time.Millisecond)
+	}
+	for range 12 {
+		if strings.Contains(waitView(t, tm, "Timetable"), "LDHC2526 2026-03-13  run 0") {
+			break
+		}
+		press(tm, "up")
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitView(t, tm, "LDHC2526 2026-03-13  run 0")
+	press(tm, "x", "added twice", "enter")
+	waitView(t, tm, "Cancel collection LDHC2526 2026-03-13?", "press y to confirm")
+	// Meanwhile another administrator adds a collection that sorts just
+	// before it, and the screen reloads.
+	added, _, err := ops.AddCollection(w.st, w.user(t, "admin"), "LDHC2526", domain.MustDate("2026-03-12"), ops.NoDates(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "collection", Collection: added.ID}}})
+	time.Sleep(200 * time.Millisecond)
+	press(tm, "y")
+	waitView(t, tm, "cancelled LDHC2526 2026-03-13")
+	var got, other *domain.Collection
+	if err := w.st.View(func(tx *store.Tx) error {
+		var err error
+		if got, err = tx.Collection(target); err != nil {
+			return err
+		}
+		other, err = tx.Collection(added.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != domain.CollCancelled || other.Status != domain.CollScheduled {
+		t.Fatalf("asked to cancel %s: it is %s, and the collection added meanwhile is %s", got.Label(), got.Status, other.Status)
+	}
+}

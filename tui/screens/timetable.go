@@ -36,6 +36,10 @@ type Timetable struct {
 	table            widgets.Table
 	err              error
 	pending          string // reason typed for the action awaiting confirmation
+	// aimed is the collection a cancel, reopen or pause was asked about:
+	// the answer acts on it even if the rows moved under the cursor
+	// meanwhile (another session added a collection, say).
+	aimed *domain.Collection
 	placed           bool   // the cursor has been put on the first current collection
 
 	wiz    wizard
@@ -298,7 +302,7 @@ func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		t.pending = value
-		c := t.selected()
+		c := t.aimed
 		if c == nil {
 			return nil
 		}
@@ -334,6 +338,7 @@ func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 			t.fail(t.env.WhyNot(domain.ActManageTimetable))
 			return nil
 		}
+		t.aimed = c
 		switch k.String() {
 		case "x":
 			t.ask("cancel", "Why cancel "+c.Label()+"?", "reason: ", "", 200)
@@ -356,7 +361,7 @@ func (t *Timetable) act(tag string) tea.Cmd {
 	case "add", "reschedule", "pay":
 		return t.actAdmin(tag)
 	}
-	c := t.selected()
+	c := t.aimed
 	if c == nil {
 		return nil
 	}
