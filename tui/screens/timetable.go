@@ -39,8 +39,8 @@ type Timetable struct {
 	// aimed is the collection a cancel, reopen or pause was asked about:
 	// the answer acts on it even if the rows moved under the cursor
 	// meanwhile (another session added a collection, say).
-	aimed *domain.Collection
-	placed           bool   // the cursor has been put on the first current collection
+	aimed  *domain.Collection
+	placed bool // the cursor has been put on the first current collection
 
 	wiz    wizard
 	plan   datePlan           // the date prompts' starting point
