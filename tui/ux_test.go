@@ -364,3 +364,49 @@ func TestTimetableCancelActsOnTheCollectionAskedAbout(t *testing.T) {
 		t.Fatalf("asked to cancel %s: it is %s, and the collection added meanwhile is %s", got.Label(), got.Status, other.Status)
 	}
 }
+
+// A retry asked about one practice's failed job acts on that job even when
+// the monitor's rows move before the reason is entered (they are rebuilt
+// on every change during an extraction): here another collection is paused
+// and joins the section above.
+func TestMonitorRetryActsOnTheJobAskedAbout(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "admin", "monitor", true)
+	v := waitView(t, tm, "controls on", "A81003")
+	for i := 0; !strings.Contains(strings.Split(v, "\n")[selectedLine(v)], "failed"); i++ {
+		if i > 10 {
+			t.Fatalf("no failed job to select:\n%s", v)
+		}
+		press(tm, "down")
+		v = waitView(t, tm, "Extract monitor")
+	}
+	press(tm, "t")
+	waitView(t, tm, "Why retry A81003")
+	// Meanwhile another administrator adds collections and pauses them.
+	var paused []uint64
+	for _, ach := range []string{"2025-05-30", "2025-06-27", "2026-01-30"} {
+		c, _, err := ops.AddCollection(w.st, w.user(t, "admin"), "LDHC2526", domain.MustDate(ach), ops.NoDates(), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ops.SetPaused(w.st, w.user(t, "admin"), c.ID, true, "supplier outage"); err != nil {
+			t.Fatal(err)
+		}
+		paused = append(paused, c.ID)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "collection", Collection: paused[0]}}})
+	time.Sleep(200 * time.Millisecond)
+	press(tm, "source fixed", "enter")
+	waitView(t, tm, "retry queued for A81003")
+	var j *domain.Job
+	if err := w.st.View(func(tx *store.Tx) error {
+		var err error
+		j, err = tx.Job(w.coll(t, "CHILDIMM2526 2026-03-31"), "A81003")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if j.State != domain.JobQueued {
+		t.Fatalf("the job asked about is %s", j.State)
+	}
+}

@@ -27,6 +27,10 @@ type Monitor struct {
 	table  widgets.Table
 	err    error
 	reason string
+	// aimed is the row a question was asked about (a copy: reloads during
+	// an extraction replace the rows every few seconds); the answer acts
+	// on it, not on whatever is under the cursor by then.
+	aimed *monRow
 	// narrow: the terminal leaves no room for the progress bars, so the
 	// Detail column says the counts in short and the selected
 	// collection's detail is said in full under the table.
@@ -250,11 +254,11 @@ func (m *Monitor) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.reason = strings.TrimSpace(value)
-		if r := m.current(); tag == "cancel" && r != nil && r.c != nil {
+		if r := m.aimed; tag == "cancel" && r != nil && r.c != nil {
 			m.confirm.Ask("cancel", fmt.Sprintf("Cancel %s? Its queued and running jobs stop. Reason: %s", r.c.Label, m.reason))
 			return nil
 		}
-		if r := m.current(); tag == "rerun" && r != nil && r.c != nil {
+		if r := m.aimed; tag == "rerun" && r != nil && r.c != nil {
 			m.confirm.Ask("rerun", fmt.Sprintf("Re-run %s? Every practice is extracted again and open declarations follow the new figures. Reason: %s", r.c.Label, m.reason))
 			return nil
 		}
@@ -276,6 +280,8 @@ func (m *Monitor) Update(msg tea.Msg) tea.Cmd {
 		m.say(styles.Muted, "choose a collection or practice first")
 		return nil
 	}
+	aimed := *r
+	m.aimed = &aimed
 	c := r.c
 	switch key {
 	case "n":
@@ -306,7 +312,7 @@ func (m *Monitor) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (m *Monitor) act(tag string) tea.Cmd {
-	sch, u, r, reason := m.env.Ctx.Scheduler, m.env.User, m.current(), m.reason
+	sch, u, r, reason := m.env.Ctx.Scheduler, m.env.User, m.aimed, m.reason
 	if sch == nil || r == nil || r.c == nil {
 		return nil
 	}
