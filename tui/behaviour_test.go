@@ -493,7 +493,21 @@ func TestMonitorControls(t *testing.T) {
 	waitView(t, tm, "no extraction scheduler runs in this process")
 
 	tm = w.open(t, "admin", "monitor", true)
-	v = waitView(t, tm, "controls on", "A81003")
+	selectFailedJob(t, tm)
+	press(tm, "t")
+	waitView(t, tm, "Why retry A81003")
+	press(tm, "source fixed", "enter")
+	waitView(t, tm, "retry queued for A81003")
+	if j := w.job(t, "CHILDIMM2526 2026-03-31", "A81003"); j.State != domain.JobQueued {
+		t.Fatalf("retried job is %s", j.State)
+	}
+}
+
+// selectFailedJob puts the monitor's cursor on the seeded failed job
+// (A81003's in CHILDIMM2526 2026-03-31).
+func selectFailedJob(t *testing.T, tm *teatest.TestModel) {
+	t.Helper()
+	v := waitView(t, tm, "controls on", "A81003")
 	for i := 0; !strings.Contains(strings.Split(v, "\n")[selectedLine(v)], "failed"); i++ {
 		if i > 10 {
 			t.Fatalf("no failed job to select:\n%s", v)
@@ -501,21 +515,20 @@ func TestMonitorControls(t *testing.T) {
 		press(tm, "down")
 		v = waitView(t, tm, "Extract monitor")
 	}
-	press(tm, "t")
-	waitView(t, tm, "Why retry A81003")
-	press(tm, "source fixed", "enter")
-	waitView(t, tm, "retry queued for A81003")
+}
+
+// job reads a practice's extraction job in a seeded collection.
+func (w *world) job(t *testing.T, label, practice string) *domain.Job {
+	t.Helper()
 	var j *domain.Job
 	if err := w.st.View(func(tx *store.Tx) error {
 		var err error
-		j, err = tx.Job(w.coll(t, "CHILDIMM2526 2026-03-31"), "A81003")
+		j, err = tx.Job(w.coll(t, label), practice)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if j.State != domain.JobQueued {
-		t.Fatalf("retried job is %s", j.State)
-	}
+	return j
 }
 
 func TestAdminKeysAndDisable(t *testing.T) {

@@ -372,14 +372,7 @@ func TestTimetableCancelActsOnTheCollectionAskedAbout(t *testing.T) {
 func TestMonitorRetryActsOnTheJobAskedAbout(t *testing.T) {
 	w := newWorld(t)
 	tm := w.open(t, "admin", "monitor", true)
-	v := waitView(t, tm, "controls on", "A81003")
-	for i := 0; !strings.Contains(strings.Split(v, "\n")[selectedLine(v)], "failed"); i++ {
-		if i > 10 {
-			t.Fatalf("no failed job to select:\n%s", v)
-		}
-		press(tm, "down")
-		v = waitView(t, tm, "Extract monitor")
-	}
+	selectFailedJob(t, tm)
 	press(tm, "t")
 	waitView(t, tm, "Why retry A81003")
 	// Meanwhile another administrator adds collections and pauses them.
@@ -398,15 +391,7 @@ func TestMonitorRetryActsOnTheJobAskedAbout(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	press(tm, "source fixed", "enter")
 	waitView(t, tm, "retry queued for A81003")
-	var j *domain.Job
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		j, err = tx.Job(w.coll(t, "CHILDIMM2526 2026-03-31"), "A81003")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if j.State != domain.JobQueued {
+	if j := w.job(t, "CHILDIMM2526 2026-03-31", "A81003"); j.State != domain.JobQueued {
 		t.Fatalf("the job asked about is %s", j.State)
 	}
 }
