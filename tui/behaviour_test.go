@@ -458,19 +458,28 @@ func TestOpenTaskAndAnswerOffer(t *testing.T) {
 		t.Fatalf("participation is %s", p.State)
 	}
 	// The QOF declaration task opens the declaration screen on it.
-	v := waitView(t, tm, "Declare QOF2526 31 Mar 2026 for A81001")
-	for i := 0; !strings.Contains(strings.Split(v, "\n")[selectedLine(v)], "Declare QOF2526"); i++ {
-		if i > 10 {
-			t.Fatalf("no QOF task to select:\n%s", v)
-		}
-		press(tm, "down")
-		v = waitView(t, tm, "Your tasks")
-	}
+	waitView(t, tm, "Declare QOF2526 31 Mar 2026 for A81001")
+	selectRow(t, tm, "Your tasks", "Declare QOF2526")
 	press(tm, "enter")
 	waitView(t, tm, "[6 Declaration]", "QOF2526 31 Mar 2026", "You will declare")
 }
 
 // selectedLine is the index of the line marked with the cursor.
+// selectRow presses down until the selected line (the one marked "> ")
+// contains want, on a screen whose view shows title; it returns the view.
+func selectRow(t *testing.T, tm *teatest.TestModel, title, want string) string {
+	t.Helper()
+	v := waitView(t, tm, title)
+	for i := 0; !strings.Contains(strings.Split(v, "\n")[selectedLine(v)], want); i++ {
+		if i > 15 {
+			t.Fatalf("no row with %q to select:\n%s", want, v)
+		}
+		press(tm, "down")
+		v = waitView(t, tm, title)
+	}
+	return v
+}
+
 func selectedLine(v string) int {
 	for i, l := range strings.Split(v, "\n") {
 		if strings.HasPrefix(l, "> ") {
@@ -507,14 +516,8 @@ func TestMonitorControls(t *testing.T) {
 // (A81003's in CHILDIMM2526 2026-03-31).
 func selectFailedJob(t *testing.T, tm *teatest.TestModel) {
 	t.Helper()
-	v := waitView(t, tm, "controls on", "A81003")
-	for i := 0; !strings.Contains(strings.Split(v, "\n")[selectedLine(v)], "failed"); i++ {
-		if i > 10 {
-			t.Fatalf("no failed job to select:\n%s", v)
-		}
-		press(tm, "down")
-		v = waitView(t, tm, "Extract monitor")
-	}
+	waitView(t, tm, "controls on", "A81003")
+	selectRow(t, tm, "Extract monitor", "failed")
 }
 
 // job reads a practice's extraction job in a seeded collection.
@@ -534,14 +537,7 @@ func (w *world) job(t *testing.T, label, practice string) *domain.Job {
 func TestAdminKeysAndDisable(t *testing.T) {
 	w := newWorld(t)
 	tm := w.open(t, "admin", "admin", false)
-	v := waitView(t, tm, "Administration")
-	for i := 0; !strings.HasPrefix(strings.Split(v, "\n")[selectedLine(v)], "> pat "); i++ {
-		if i > 15 {
-			t.Fatalf("pat not found:\n%s", v)
-		}
-		press(tm, "down")
-		v = waitView(t, tm, "Administration")
-	}
+	selectRow(t, tm, "Administration", "> pat ")
 	// Add a key by pasting an authorized_keys line.
 	k := sshKey(t, "pat-laptop")
 	press(tm, "k")

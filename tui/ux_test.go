@@ -395,3 +395,78 @@ func TestMonitorRetryActsOnTheJobAskedAbout(t *testing.T) {
 		t.Fatalf("the job asked about is %s", j.State)
 	}
 }
+
+// Disabling a user asked about one user disables that user, even when
+// another administrator adds a user who sorts above them before y.
+func TestAdminDisableActsOnTheUserAskedAbout(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "admin", "admin", false)
+	v := selectRow(t, tm, "Administration", "> pat ")
+	above := strings.Split(v, "\n")[selectedLine(v)-1]
+	press(tm, "d")
+	waitView(t, tm, "Disable pat (Pat Practice)?")
+	if err := ops.AddUser(w.st, w.user(t, "admin"), &domain.User{Name: "aaron", FullName: "Aaron Added"}); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "user"}}})
+	waitView(t, tm, "aaron")
+	press(tm, "y")
+	waitView(t, tm, "disabled pat")
+	disabled := func(name string) bool {
+		var u *domain.User
+		if err := w.st.View(func(tx *store.Tx) error {
+			var err error
+			u, err = tx.User(name)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return u.Disabled
+	}
+	if !disabled("pat") {
+		t.Fatal("pat, the user asked about, is not disabled")
+	}
+	name := strings.Fields(strings.TrimPrefix(strings.TrimSpace(above), ">"))[0]
+	if disabled(name) {
+		t.Fatalf("%s, who slid under the cursor, was disabled", name)
+	}
+}
+
+// Declining an offer asked about declines that offer: here another session
+// accepts it before y, the task list changes under the cursor, and the
+// answer says so about the same offer rather than acting on another task.
+func TestHomeDeclineActsOnTheOfferAskedAbout(t *testing.T) {
+	w := newWorld(t)
+	tm := w.open(t, "pat", "home", false)
+	selectRow(t, tm, "Your tasks", "FLU2526")
+	press(tm, "x")
+	waitView(t, tm, "Decline the offer of FLU2526 for A81001?")
+	if err := ops.Accept(w.st, w.user(t, "pat"), "FLU2526", "A81001"); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "participation", Practice: "A81001"}}})
+	time.Sleep(200 * time.Millisecond)
+	press(tm, "y")
+	v := waitView(t, tm, "refused")
+	if !strings.Contains(v, "FLU2526") {
+		t.Fatalf("the refusal is not about the offer asked about:\n%s", v)
+	}
+	var parts []*domain.Participation
+	if err := w.st.View(func(tx *store.Tx) error {
+		for _, svc := range []string{"QOF2526", "CHILDIMM2526", "LDHC2526", "FLU2526"} {
+			p, err := tx.Participation(svc, "A81001")
+			if err != nil {
+				return err
+			}
+			parts = append(parts, p)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if p.State == domain.PartDeclined {
+			t.Fatalf("%s was declined", p.Service)
+		}
+	}
+}

@@ -36,6 +36,11 @@ type Admin struct {
 	params *domain.PaymentParams
 	reason string
 	err    error
+	// aimUser and aimSvc name the user or service an action was started
+	// on. Pickers, forms and questions finish on them, not on whatever row
+	// the list shows under the cursor by then (another administrator's
+	// new user reorders it).
+	aimUser, aimSvc string
 }
 
 // NewAdmin makes the administration screen.
@@ -152,6 +157,26 @@ func (a *Admin) user() *domain.User {
 	return nil
 }
 
+// aimedUser is the user the action in progress was started on.
+func (a *Admin) aimedUser() *domain.User {
+	for _, u := range a.users {
+		if u.Name == a.aimUser {
+			return u
+		}
+	}
+	return nil
+}
+
+// aimedService is the service the correction in progress was started on.
+func (a *Admin) aimedService() *domain.ServiceDef {
+	for _, svc := range a.svcs {
+		if svc.ID == a.aimSvc {
+			return svc
+		}
+	}
+	return nil
+}
+
 func (a *Admin) service() *domain.ServiceDef {
 	if a.pane == 1 && a.stable.Cursor < len(a.svcs) && len(a.svcs) > 0 {
 		return a.svcs[a.stable.Cursor]
@@ -222,6 +247,7 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.fail(err)
 			return nil
 		}
+		a.aimUser = u.Name
 		switch k.String() {
 		case "g":
 			var items []widgets.Item
@@ -268,6 +294,7 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			a.fail(err)
 			return nil
 		}
+		a.aimSvc = svc.ID
 		a.start("correct", correctionSteps(svc, a.env.Today())...)
 	}
 	return nil
@@ -277,7 +304,7 @@ func (a *Admin) mayUsers() error { return a.env.WhyNot(domain.ActManageUsers) }
 
 // picked2 continues after a picker choice.
 func (a *Admin) picked2(tag, key string) tea.Cmd {
-	u := a.user()
+	u := a.aimedUser()
 	if u == nil {
 		return nil
 	}
@@ -399,7 +426,7 @@ func (a *Admin) finish(tag string, ans map[string]string) tea.Cmd {
 			return "added user " + nu.Name + "; grant a role bundle (g) and add a key (k)", nil, ops.AddUser(s, actor, nu)
 		})
 	case "grant":
-		u := a.user()
+		u := a.aimedUser()
 		b, err := domain.BundleByName(a.picked)
 		if u == nil || err != nil {
 			return nil
@@ -410,7 +437,7 @@ func (a *Admin) finish(tag string, ans map[string]string) tea.Cmd {
 			return fmt.Sprintf("granted %s for %s to %s", b.Name, org, name), nil, ops.Grant(s, actor, name, org, b.Roles)
 		})
 	case "add-key":
-		u := a.user()
+		u := a.aimedUser()
 		if u == nil {
 			return nil
 		}
@@ -424,7 +451,7 @@ func (a *Admin) finish(tag string, ans map[string]string) tea.Cmd {
 			return "added key " + k.Fingerprint + " to " + name, nil, ops.AddKey(s, actor, name, k)
 		})
 	case "correct":
-		svc := a.service()
+		svc := a.aimedService()
 		if svc == nil {
 			return nil
 		}
@@ -444,7 +471,7 @@ func (a *Admin) finish(tag string, ans map[string]string) tea.Cmd {
 func (a *Admin) act(tag string) tea.Cmd {
 	s, actor := a.env.Store(), a.env.User
 	if tag == "correct" {
-		svc := a.service()
+		svc := a.aimedService()
 		if svc == nil || a.params == nil {
 			return nil
 		}
@@ -454,7 +481,7 @@ func (a *Admin) act(tag string) tea.Cmd {
 			return fmt.Sprintf("%s corrected: %d declarations recalculated, %d unchanged", id, sum.Changed, sum.Unchanged), nil, err
 		})
 	}
-	u := a.user()
+	u := a.aimedUser()
 	if u == nil {
 		return nil
 	}

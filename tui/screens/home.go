@@ -28,6 +28,9 @@ type Home struct {
 	scoped  bool
 	table   widgets.Table
 	err     error
+	// aimed is the offer a question was asked about: tasks come and go
+	// live, so the answer must not take whatever task is under the cursor.
+	aimed *task
 }
 
 // task is one thing the user should do.
@@ -335,6 +338,8 @@ func (h *Home) Update(msg tea.Msg) tea.Cmd {
 			h.fail(err)
 			return nil
 		}
+		aimed := *t
+		h.aimed = &aimed
 		if k.String() == "a" {
 			return h.answer("accept")
 		}
@@ -344,7 +349,7 @@ func (h *Home) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (h *Home) answer(tag string) tea.Cmd {
-	t := h.current()
+	t := h.aimed
 	if t == nil {
 		return nil
 	}
