@@ -3,6 +3,7 @@ package tui
 import (
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
@@ -177,6 +178,20 @@ func (w *world) scheduledLDHC(t *testing.T) (*teatest.TestModel, *domain.Collect
 	return tm, c
 }
 
+// collection reads a collection as stored now.
+func (w *world) collection(t *testing.T, id uint64) *domain.Collection {
+	t.Helper()
+	var c *domain.Collection
+	if err := w.st.View(func(tx *store.Tx) error {
+		var err error
+		c, err = tx.Collection(id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestTimetableReschedule(t *testing.T) {
 	w := newWorld(t)
 	tm := w.open(t, "admin", "timetable", false)
@@ -233,14 +248,7 @@ func TestTimetableReschedule(t *testing.T) {
 	press(tm, "y")
 	waitView(t, tm, "rescheduled LDHC2526 2026-02-28", "declaration deadline 2026-03-28 moved to 2026-03-30")
 	waitView(t, tm, "declare by 30 Mar 2026")
-	var got *domain.Collection
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		got, err = tx.Collection(c.ID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	got := w.collection(t, c.ID)
 	if got.DeclarationDeadline != domain.MustDate("2026-03-30") || got.WindowStart != c.WindowStart || got.PaymentDate != c.PaymentDate {
 		t.Fatalf("rescheduled to %+v", got)
 	}
@@ -321,4 +329,64 @@ func TestTimetableRunsPaymentsOnce(t *testing.T) {
 	tm = w.open(t, "finn", "timetable", false)
 	press(tm, "$")
 	waitView(t, tm, "refused:", "Timetable Administration")
+}
+
+// A reschedule confirmed after another administrator moved the same
+// collection would put back, unsaid, the dates this form started from:
+// the screen says so and changes nothing, whether the other change reached
+// it while confirming (the relay) or only at y.
+func TestTimetableRescheduleMovedMeanwhileChangesNothing(t *testing.T) {
+	for _, relayed := range []bool{true, false} {
+		w := newWorld(t)
+		tm, c := w.scheduledLDHC(t)
+		press(tm, "r")
+		waitView(t, tm, "opens: 2026-03-02")
+		ctrl(tm, tea.KeyCtrlU)
+		press(tm, "2026-03-03", "enter", "enter", "enter", "enter", "enter")
+		waitView(t, tm, "Why reschedule")
+		press(tm, "a day later", "enter")
+		waitView(t, tm, "pay on 2026-04-30?", "press y to confirm")
+		// Meanwhile another administrator moves its payment date.
+		other := ops.NoDates()
+		other.PayOn = domain.MustDate("2026-04-29")
+		if _, _, err := ops.Reschedule(w.st, w.user(t, "admin"), c.ID, other, "finance asked"); err != nil {
+			t.Fatal(err)
+		}
+		if relayed {
+			tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "collection", Collection: c.ID}}})
+			v := waitView(t, tm, "rescheduled in another session", "nothing changed")
+			if strings.Contains(v, "press y to confirm") {
+				t.Fatalf("the confirmation stayed open over new dates:\n%s", v)
+			}
+		}
+		press(tm, "y")
+		if !relayed {
+			waitView(t, tm, "refused:", "rescheduled in another session", "nothing changed")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if got := w.collection(t, c.ID); got.PaymentDate != domain.MustDate("2026-04-29") || got.WindowStart != c.WindowStart {
+			t.Fatalf("relayed %v: the other administrator's reschedule was overwritten: window %s, pay on %s", relayed, got.WindowStart, got.PaymentDate)
+		}
+	}
+}
+
+// Moved by another session while the form is being filled, the
+// confirmation says so, naming the dates it now has, before y.
+func TestTimetableRescheduleConfirmationSaysItMovedWhileTyped(t *testing.T) {
+	w := newWorld(t)
+	tm, c := w.scheduledLDHC(t)
+	press(tm, "r")
+	waitView(t, tm, "opens: 2026-03-02")
+	other := ops.NoDates()
+	other.PayOn = domain.MustDate("2026-04-29")
+	if _, _, err := ops.Reschedule(w.st, w.user(t, "admin"), c.ID, other, "finance asked"); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "collection", Collection: c.ID}}})
+	waitView(t, tm, "payment 29 Apr 2026")
+	ctrl(tm, tea.KeyCtrlU)
+	press(tm, "2026-03-03", "enter", "enter", "enter", "enter", "enter")
+	waitView(t, tm, "Why reschedule")
+	press(tm, "a day later", "enter")
+	waitView(t, tm, "rescheduled in another session since you began", "pay on 2026-04-29.", "press y to confirm")
 }

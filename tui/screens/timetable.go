@@ -105,6 +105,7 @@ func (t *Timetable) Reload() {
 		}
 		t.focus = 0
 	}
+	t.staleReschedule()
 	if !t.placed && len(t.shown) > 0 {
 		// Open on what is current rather than last year's closed collections.
 		t.placed = true
@@ -280,6 +281,7 @@ func (t *Timetable) Update(msg tea.Msg) tea.Cmd {
 			return t.act(tag)
 		}
 		if done {
+			t.change = nil
 			t.say(styles.Muted, "cancelled; nothing changed")
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/domain/timetable"
+	"gpcollections/store"
 	"gpcollections/store/ops"
 	"gpcollections/tui/styles"
 	"gpcollections/tui/widgets"
@@ -123,6 +124,45 @@ type timetableChange struct {
 	ach     domain.Date
 	dates   ops.DateChange
 	reason  string
+	// was is the rescheduled collection's dates when the confirmation was
+	// asked: if another session moves it before y, confirming would put
+	// back, unsaid, the dates this form was filled from.
+	was timetable.Dates
+}
+
+// movedMeanwhile says that another session rescheduled c while this one
+// was confirming its own reschedule, and that nothing was done. It is a
+// store.ErrConflict, refused as a stale write is.
+type movedMeanwhile struct{ c *domain.Collection }
+
+func (m movedMeanwhile) Error() string {
+	return fmt.Sprintf("%s was rescheduled in another session while you were confirming; nothing changed. It is now %s; r starts again from its dates",
+		m.c.Label(), ops.DescribeDates(m.c))
+}
+
+func (movedMeanwhile) Unwrap() error { return store.ErrConflict }
+
+// collection is the collection id as last read, nil if it is not shown.
+func (t *Timetable) collection(id uint64) *domain.Collection {
+	for _, c := range t.all {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// staleReschedule closes a reschedule's confirmation whose collection
+// another session has moved since it was asked.
+func (t *Timetable) staleReschedule() {
+	if !t.confirm.Active() || t.change == nil || t.change.id == 0 {
+		return
+	}
+	if c := t.collection(t.change.id); c != nil && timetable.DatesOf(c) != t.change.was {
+		t.confirm.Cancel()
+		t.change = nil
+		t.say(styles.Warn, movedMeanwhile{c}.Error())
+	}
 }
 
 func (t *Timetable) mayTimetable() error {
@@ -339,9 +379,16 @@ func (t *Timetable) finish(tag string, ans map[string]string) tea.Cmd {
 				preview.Service, preview.AchDate = def.ID, t.change.ach
 				t.confirm.Ask("add", fmt.Sprintf("Add %s to the timetable? Reason: %s", ops.DescribeDates(preview), t.change.reason))
 			default:
-				t.change.id = t.target.ID
+				t.change.id, t.change.was = t.target.ID, t.plan.base
 				preview.Service, preview.AchDate = t.target.Service, t.target.AchDate
-				t.confirm.Ask("reschedule", fmt.Sprintf("Reschedule %s? Reason: %s", ops.DescribeDates(preview), t.change.reason))
+				q := fmt.Sprintf("Reschedule %s? Reason: %s", ops.DescribeDates(preview), t.change.reason)
+				if now := t.collection(t.target.ID); now != nil && timetable.DatesOf(now) != t.plan.base {
+					// Moved by another session while this form was filled:
+					// the dates it started from are no longer the current ones.
+					t.change.was = timetable.DatesOf(now)
+					q = fmt.Sprintf("%s was rescheduled in another session since you began; it is now %s. ", now.Label(), ops.DescribeDates(now)) + q
+				}
+				t.confirm.Ask("reschedule", q)
 			}
 			return nil
 		}
@@ -364,8 +411,13 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 		})
 	}
 	ch := t.change
+	t.change = nil
 	if ch == nil {
 		return nil
+	}
+	var service string
+	if ch.id != 0 {
+		service = t.target.Service
 	}
 	return t.env.Run(t.id, tag, func() (string, any, error) {
 		var (
@@ -377,6 +429,11 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 		if ch.id == 0 {
 			c, moves, err = ops.AddCollection(s, u, ch.service, ch.ach, ch.dates, ch.reason)
 		} else {
+			// The relay of another session's reschedule may not have
+			// reached this screen before y: read the dates again.
+			if err := unmoved(s, u, service, ch); err != nil {
+				return "", nil, err
+			}
 			verb = "rescheduled "
 			c, moves, err = ops.Reschedule(s, u, ch.id, ch.dates, ch.reason)
 		}
@@ -389,6 +446,23 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 		}
 		return text, c.ID, nil
 	})
+}
+
+// unmoved refuses a reschedule whose collection's dates are no longer
+// those its confirmation was asked with. (ops.Reschedule takes no expected
+// version, so a change in the instant between this read and its
+// transaction is not caught here.)
+func unmoved(s *store.Store, u *domain.User, service string, ch *timetableChange) error {
+	cs, err := ops.Timetable(s, u, service)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.ID == ch.id && timetable.DatesOf(c) != ch.was {
+			return movedMeanwhile{c}
+		}
+	}
+	return nil
 }
 
 // paidView says how to fetch the payment run's instruction file; the
