@@ -606,15 +606,7 @@ func TestAdminCorrectsPaymentParameters(t *testing.T) {
 	waitView(t, tm, "£230.00 per point", "press y to confirm")
 	press(tm, "y")
 	waitView(t, tm, "QOF2526 corrected")
-	var def *domain.ServiceDef
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		def, err = tx.Service("QOF2526")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := def.LatestParams()
+	p, _ := w.service(t, "QOF2526").LatestParams()
 	if p.Version != 2 || p.PencePerPoint != 23000 || p.NationalAvgListSize != 9964 {
 		t.Fatalf("corrected parameters are %+v", p)
 	}

@@ -470,3 +470,78 @@ func TestHomeDeclineActsOnTheOfferAskedAbout(t *testing.T) {
 		}
 	}
 }
+
+// A payment-parameter correction confirmed after another administrator
+// corrected the same service would put back, unsaid, the figures this form
+// was filled from (every prompt starts from the latest parameters): the
+// screen says so and adds nothing, whether the other correction reached it
+// while confirming (the relay) or only at y.
+func TestCorrectionAfterAnotherCorrectionChangesNothing(t *testing.T) {
+	for _, relayed := range []bool{true, false} {
+		w := newWorld(t)
+		tm := w.startQOFCorrection(t)
+		press(tm, "230.00", "enter")
+		for i := 0; i < 5; i++ {
+			press(tm, "enter")
+		}
+		waitView(t, tm, "Why the correction?")
+		press(tm, "vendor figure superseded", "enter")
+		waitView(t, tm, "£230.00 per point", "press y to confirm")
+		// Meanwhile another administrator corrects the list size.
+		def := w.service(t, "QOF2526")
+		p, _ := def.LatestParams()
+		p.NationalAvgListSize = 10000
+		if _, err := ops.CorrectPaymentParams(w.st, w.user(t, "admin"), "QOF2526", p, "new list size"); err != nil {
+			t.Fatal(err)
+		}
+		if relayed {
+			tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "service"}}})
+			v := waitView(t, tm, "corrected in another session", "nothing changed")
+			if strings.Contains(v, "press y to confirm") {
+				t.Fatalf("the confirmation stayed open over new parameters:\n%s", v)
+			}
+		}
+		press(tm, "y")
+		if !relayed {
+			waitView(t, tm, "refused:", "corrected in another session", "nothing changed")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if got, _ := w.service(t, "QOF2526").LatestParams(); got.Version != 2 || got.NationalAvgListSize != 10000 {
+			t.Fatalf("relayed %v: the other correction was overwritten: version %d, list size %d", relayed, got.Version, got.NationalAvgListSize)
+		}
+	}
+}
+
+// service reads a service as stored now.
+func (w *world) service(t *testing.T, id string) *domain.ServiceDef {
+	t.Helper()
+	var def *domain.ServiceDef
+	if err := w.st.View(func(tx *store.Tx) error {
+		var err error
+		def, err = tx.Service(id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// Corrected by another session while the form is being filled, the
+// confirmation says so, naming the parameters now in force, before y.
+func TestCorrectionConfirmationSaysAnotherCorrectionCameFirst(t *testing.T) {
+	w := newWorld(t)
+	tm := w.startQOFCorrection(t)
+	p, _ := w.service(t, "QOF2526").LatestParams()
+	p.NationalAvgListSize = 10000
+	if _, err := ops.CorrectPaymentParams(w.st, w.user(t, "admin"), "QOF2526", p, "new list size"); err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(session.Invalidate{Changes: []store.Change{{Kind: "service"}}})
+	press(tm, "230.00", "enter")
+	for i := 0; i < 5; i++ {
+		press(tm, "enter")
+	}
+	waitView(t, tm, "Why the correction?")
+	press(tm, "vendor figure superseded", "enter")
+	waitView(t, tm, "corrected in another session since you began", "list size 10,000", "press y to confirm")
+}

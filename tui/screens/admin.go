@@ -11,6 +11,7 @@ import (
 
 	"gpcollections/domain"
 	sshkeys "gpcollections/keys"
+	"gpcollections/store"
 	"gpcollections/store/ops"
 	"gpcollections/tui/session"
 	"gpcollections/tui/styles"
@@ -41,6 +42,11 @@ type Admin struct {
 	// the list shows under the cursor by then (another administrator's
 	// new user reorders it).
 	aimUser, aimSvc string
+	// aimParams is the version of the aimed service's latest payment
+	// parameters the correction's prompts were filled from (and, once
+	// asked, its confirmation names): another correction since would be
+	// put back, unsaid, by confirming.
+	aimParams int
 }
 
 // NewAdmin makes the administration screen.
@@ -96,6 +102,13 @@ func (a *Admin) Reload() {
 		rows = append(rows, []string{s.ID, string(s.Kind), fmt.Sprint(len(s.Payment)), in})
 	}
 	a.stable.SetRows(rows)
+	// A correction awaiting y whose service another session has corrected
+	// since it was asked.
+	if svc := a.aimedService(); a.confirm.Active() && a.params != nil && svc != nil && paramsVersion(svc) != a.aimParams {
+		a.confirm.Cancel()
+		a.params = nil
+		a.say(styles.Warn, correctedMeanwhile{svc}.Error())
+	}
 }
 
 // rolesText summarises grants per organisation, naming a bundle when the
@@ -208,6 +221,7 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			return a.act(tag)
 		}
 		if done {
+			a.params = nil
 			a.say(styles.Muted, "cancelled; nothing changed")
 		}
 		return nil
@@ -295,6 +309,7 @@ func (a *Admin) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		a.aimSvc = svc.ID
+		a.aimParams = paramsVersion(svc)
 		a.start("correct", correctionSteps(svc, a.env.Today())...)
 	}
 	return nil
@@ -412,6 +427,26 @@ func buildParams(svc *domain.ServiceDef, ans map[string]string) (*domain.Payment
 	return &p, nil
 }
 
+// paramsVersion is the version of a service's latest payment parameters
+// (0: none).
+func paramsVersion(svc *domain.ServiceDef) int {
+	p, _ := svc.LatestParams()
+	return p.Version
+}
+
+// correctedMeanwhile says that another session corrected the service's
+// payment parameters while this one was confirming its own correction. It
+// is a store.ErrConflict, refused as a stale write is.
+type correctedMeanwhile struct{ svc *domain.ServiceDef }
+
+func (c correctedMeanwhile) Error() string {
+	p, _ := c.svc.LatestParams()
+	return fmt.Sprintf("%s's payment parameters were corrected in another session while you were confirming; nothing changed. They are now %s; c starts again from them",
+		c.svc.ID, ParamsText(c.svc, p))
+}
+
+func (correctedMeanwhile) Unwrap() error { return store.ErrConflict }
+
 // finish acts on a completed wizard.
 func (a *Admin) finish(tag string, ans map[string]string) tea.Cmd {
 	s, actor := a.env.Store(), a.env.User
@@ -461,7 +496,14 @@ func (a *Admin) finish(tag string, ans map[string]string) tea.Cmd {
 			return nil
 		}
 		a.params, a.reason = p, ans["reason"]
-		a.confirm.Ask("correct", fmt.Sprintf("Add corrected payment parameters for %s (%s) and recalculate every open declaration of the service? Refused if a financially approved one would change.",
+		since := ""
+		if v := paramsVersion(svc); v != a.aimParams {
+			// Corrected by another session while this form was filled.
+			a.aimParams = v
+			latest, _ := svc.LatestParams()
+			since = fmt.Sprintf("%s's payment parameters were corrected in another session since you began; they are now %s. ", svc.ID, ParamsText(svc, latest))
+		}
+		a.confirm.Ask("correct", since+fmt.Sprintf("Add corrected payment parameters for %s (%s) and recalculate every open declaration of the service? Refused if a financially approved one would change.",
 			svc.ID, ParamsText(svc, *p)))
 	}
 	return nil
@@ -475,8 +517,20 @@ func (a *Admin) act(tag string) tea.Cmd {
 		if svc == nil || a.params == nil {
 			return nil
 		}
-		id, p, reason := svc.ID, *a.params, a.reason
+		id, p, reason, want := svc.ID, *a.params, a.reason, a.aimParams
+		a.params = nil
 		return a.env.Run(a.id, tag, func() (string, any, error) {
+			// The relay of another session's correction may not have
+			// reached this screen before y: read the service again.
+			// (CorrectPaymentParams takes no expected version, so a
+			// correction in the instant between the two is not caught.)
+			cur, err := ops.Service(s, actor, id)
+			if err != nil {
+				return "", nil, err
+			}
+			if paramsVersion(cur) != want {
+				return "", nil, correctedMeanwhile{cur}
+			}
 			sum, err := ops.CorrectPaymentParams(s, actor, id, p, reason)
 			return fmt.Sprintf("%s corrected: %d declarations recalculated, %d unchanged", id, sum.Changed, sum.Unchanged), nil, err
 		})
