@@ -573,6 +573,15 @@ func RecalculateService(s *store.Store, actor *domain.User, serviceID, reason st
 // recalculates the service in the same transaction. It is refused, changing
 // nothing, if a financially approved or paid declaration would change.
 func CorrectPaymentParams(s *store.Store, actor *domain.User, serviceID string, p domain.PaymentParams, reason string) (RecalcSummary, error) {
+	return CorrectPaymentParamsFrom(s, actor, serviceID, -1, p, reason)
+}
+
+// CorrectPaymentParamsFrom is CorrectPaymentParams for someone who wrote the
+// correction looking at parameter version from (0: the service had none):
+// if another correction was added since, it is refused (wrapping
+// store.ErrConflict) in the same transaction rather than putting back the
+// figures the correction started from. A negative from skips the check.
+func CorrectPaymentParamsFrom(s *store.Store, actor *domain.User, serviceID string, from int, p domain.PaymentParams, reason string) (RecalcSummary, error) {
 	if strings.TrimSpace(reason) == "" {
 		return RecalcSummary{}, errors.New("a payment-parameter correction needs a reason")
 	}
@@ -585,7 +594,12 @@ func CorrectPaymentParams(s *store.Store, actor *domain.User, serviceID string, 
 		if err != nil {
 			return err
 		}
-		if latest, ok := def.LatestParams(); ok {
+		latest, ok := def.LatestParams()
+		if from >= 0 && latest.Version != from {
+			return fmt.Errorf("%s's payment parameters were corrected by someone else since you looked (now version %d, you started from %d): %w",
+				serviceID, latest.Version, from, store.ErrConflict)
+		}
+		if ok {
 			p.Version = latest.Version + 1
 		} else {
 			p.Version = 1

@@ -444,3 +444,33 @@ func TestCalculatorsAreNotSharedBetweenStores(t *testing.T) {
 		t.Fatalf("second store: %s points, want 13.33 (the first store's calculator answered?)", got)
 	}
 }
+
+// A correction written looking at parameter version 1 is refused once
+// another correction (version 2) came first, and changes nothing; written
+// from version 2 it goes ahead as version 3.
+func TestCorrectionFromAStaleVersionIsRefused(t *testing.T) {
+	w := newWF(t)
+	w.declared()
+	p := qofService().Payment[0]
+	p.PencePerPoint = 22549
+	if _, err := CorrectPaymentParams(w.s, w.u("admin"), "QOFT", p, "first"); err != nil {
+		t.Fatal(err)
+	}
+	before := w.decl(w.qof, "A81001")
+	p.PencePerPoint = 20000
+	_, err := CorrectPaymentParamsFrom(w.s, w.u("admin"), "QOFT", 1, p, "second, from the old figures")
+	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "corrected by someone else") {
+		t.Fatalf("a correction from a stale version: %v", err)
+	}
+	if got := w.decl(w.qof, "A81001"); got.Amount != before.Amount || got.Version != before.Version {
+		t.Fatalf("the refused correction changed the declaration: %+v", got)
+	}
+	if _, err := CorrectPaymentParamsFrom(w.s, w.u("admin"), "QOFT", 2, p, "second"); err != nil {
+		t.Fatal(err)
+	}
+	var svc *domain.ServiceDef
+	w.must(w.s.View(func(tx *store.Tx) error { var err error; svc, err = tx.Service("QOFT"); return err }))
+	if latest, _ := svc.LatestParams(); latest.Version != 3 || latest.PencePerPoint != 20000 {
+		t.Fatalf("latest parameters %+v", latest)
+	}
+}

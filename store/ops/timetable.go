@@ -341,6 +341,15 @@ func authorizeAny(actor *domain.User, t domain.Target, acts ...domain.Action) er
 // given in ch replace the current ones (NoDate keeps one); the result
 // follows the moving rule and must stay in order.
 func Reschedule(s *store.Store, actor *domain.User, id uint64, ch DateChange, reason string) (*domain.Collection, []timetable.Move, error) {
+	return RescheduleFrom(s, actor, id, nil, ch, reason)
+}
+
+// RescheduleFrom is Reschedule for someone who chose the new dates looking
+// at the collection's dates was: if another session moved the collection
+// since, it is refused (wrapping store.ErrConflict) in the same transaction
+// rather than putting back, unsaid, the dates the change started from.
+// A nil was skips the check.
+func RescheduleFrom(s *store.Store, actor *domain.User, id uint64, was *timetable.Dates, ch DateChange, reason string) (*domain.Collection, []timetable.Move, error) {
 	cal, err := HolidayCalendar()
 	if err != nil {
 		return nil, nil, err
@@ -348,6 +357,10 @@ func Reschedule(s *store.Store, actor *domain.User, id uint64, ch DateChange, re
 	var moves []timetable.Move
 	c, err := transition(s, actor, id, []domain.Action{domain.ActManageTimetable}, domain.EvReschedule, "timetable.reschedule", reason,
 		func(_ *store.Tx, c *domain.Collection) error {
+			if was != nil && timetable.DatesOf(c) != *was {
+				return fmt.Errorf("collection %d (%s) was rescheduled by someone else since you looked (now %s): %w",
+					c.ID, c.Label(), DescribeDates(c), store.ErrConflict)
+			}
 			d, mv, err := timetable.Settle(overlay(timetable.DatesOf(c), ch), cal)
 			if err != nil {
 				return fmt.Errorf("collection %d (%s): %w", c.ID, c.Label(), err)

@@ -10,6 +10,7 @@ import (
 
 	"gpcollections/domain"
 	"gpcollections/domain/rulesets"
+	"gpcollections/domain/timetable"
 	"gpcollections/store"
 )
 
@@ -288,5 +289,41 @@ func TestStepsOutstandingFollowTheDeclarations(t *testing.T) {
 	w.must(FinanceApprove(w.s, w.u("fin"), w.qof.ID, "A81001", d.DeclaredHash))
 	if got := due("carl"); got != (StepsDue{}) {
 		t.Errorf("financially approved: %+v", got)
+	}
+}
+
+// A reschedule chosen looking at dates another session has since changed is
+// refused in its own transaction, whatever the screen managed to notice,
+// and changes nothing; from the current dates it goes ahead.
+func TestRescheduleFromDatesMovedMeanwhileIsRefused(t *testing.T) {
+	s, admin := ttStore(t)
+	c, _, err := AddCollection(s, admin, "QOF2526", domain.MustDate("2026-03-31"), NoDates(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := timetable.DatesOf(c)
+	other := NoDates()
+	other.PayOn = c.PaymentDate.AddDays(-7)
+	moved, _, err := Reschedule(s, admin, c.ID, other, "another administrator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := NoDates()
+	mine.DeclareBy = c.DeclarationDeadline.AddDays(1)
+	before := len(ttAudit(t, s, "timetable.reschedule"))
+	if _, _, err := RescheduleFrom(s, admin, c.ID, &seen, mine, "mine"); !errors.Is(err, store.ErrConflict) ||
+		!strings.Contains(err.Error(), "rescheduled by someone else") {
+		t.Fatalf("a reschedule from stale dates: %v", err)
+	}
+	if n := len(ttAudit(t, s, "timetable.reschedule")); n != before {
+		t.Fatalf("the refused reschedule was audited (%d entries, %d before)", n, before)
+	}
+	now := timetable.DatesOf(moved)
+	got, _, err := RescheduleFrom(s, admin, c.ID, &now, mine, "mine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PaymentDate != moved.PaymentDate || got.DeclarationDeadline == moved.DeclarationDeadline {
+		t.Fatalf("from the current dates: %+v", got)
 	}
 }

@@ -521,9 +521,9 @@ func (a *Admin) act(tag string) tea.Cmd {
 		a.params = nil
 		return a.env.Run(a.id, tag, func() (string, any, error) {
 			// The relay of another session's correction may not have
-			// reached this screen before y: read the service again.
-			// (CorrectPaymentParams takes no expected version, so a
-			// correction in the instant between the two is not caught.)
+			// reached this screen before y: read the service again to say
+			// what is in force now (ops refuses the same in its
+			// transaction, for a correction in the instant after this).
 			cur, err := ops.Service(s, actor, id)
 			if err != nil {
 				return "", nil, err
@@ -531,7 +531,7 @@ func (a *Admin) act(tag string) tea.Cmd {
 			if paramsVersion(cur) != want {
 				return "", nil, correctedMeanwhile{cur}
 			}
-			sum, err := ops.CorrectPaymentParams(s, actor, id, p, reason)
+			sum, err := ops.CorrectPaymentParamsFrom(s, actor, id, want, p, reason)
 			return fmt.Sprintf("%s corrected: %d declarations recalculated, %d unchanged", id, sum.Changed, sum.Unchanged), nil, err
 		})
 	}

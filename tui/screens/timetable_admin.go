@@ -435,7 +435,8 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 				return "", nil, err
 			}
 			verb = "rescheduled "
-			c, moves, err = ops.Reschedule(s, u, ch.id, ch.dates, ch.reason)
+			was := ch.was
+			c, moves, err = ops.RescheduleFrom(s, u, ch.id, &was, ch.dates, ch.reason)
 		}
 		if err != nil {
 			return "", nil, err
@@ -449,9 +450,9 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 }
 
 // unmoved refuses a reschedule whose collection's dates are no longer
-// those its confirmation was asked with. (ops.Reschedule takes no expected
-// version, so a change in the instant between this read and its
-// transaction is not caught here.)
+// those its confirmation was asked with, saying what they are now (ops
+// refuses the same in its transaction, for a change in the instant after
+// this read).
 func unmoved(s *store.Store, u *domain.User, service string, ch *timetableChange) error {
 	cs, err := ops.Timetable(s, u, service)
 	if err != nil {
