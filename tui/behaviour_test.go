@@ -194,16 +194,8 @@ func TestRefusedActionsSayWhy(t *testing.T) {
 
 func (w *world) declaration(t *testing.T, coll, practice string) *domain.Declaration {
 	t.Helper()
-	var d *domain.Declaration
-	err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		d, err = tx.Declaration(w.coll(t, coll), practice)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	id := w.coll(t, coll)
+	return read(t, w, func(tx *store.Tx) (*domain.Declaration, error) { return tx.Declaration(id, practice) })
 }
 
 func TestManualEntryValidatesAsTyped(t *testing.T) {
@@ -230,14 +222,8 @@ func TestManualEntryValidatesAsTyped(t *testing.T) {
 	waitView(t, tm, "ok, unsaved", "1 change not saved yet")
 	press(tm, "s")
 	waitView(t, tm, "draft saved")
-	var m *domain.ManualEntry
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		m, err = tx.ManualEntry(w.coll(t, "LDHC2526 2026-03-31"), "A81001")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ldhc := w.coll(t, "LDHC2526 2026-03-31")
+	m := read(t, w, func(tx *store.Tx) (*domain.ManualEntry, error) { return tx.ManualEntry(ldhc, "A81001") })
 	if m.State != domain.ManualDraft || len(m.Values) != 1 || m.Values[0].Value != 40 {
 		t.Fatalf("the draft saved is %+v", m)
 	}
@@ -446,14 +432,7 @@ func TestOpenTaskAndAnswerOffer(t *testing.T) {
 	waitView(t, tm, "Answer offer: FLU2526 for A81001")
 	press(tm, "a")
 	waitView(t, tm, "accepted FLU2526 for A81001")
-	var p *domain.Participation
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		p, err = tx.Participation("FLU2526", "A81001")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	p := read(t, w, func(tx *store.Tx) (*domain.Participation, error) { return tx.Participation("FLU2526", "A81001") })
 	if p.State != domain.PartAccepted {
 		t.Fatalf("participation is %s", p.State)
 	}
@@ -523,15 +502,8 @@ func selectFailedJob(t *testing.T, tm *teatest.TestModel) {
 // job reads a practice's extraction job in a seeded collection.
 func (w *world) job(t *testing.T, label, practice string) *domain.Job {
 	t.Helper()
-	var j *domain.Job
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		j, err = tx.Job(w.coll(t, label), practice)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return j
+	id := w.coll(t, label)
+	return read(t, w, func(tx *store.Tx) (*domain.Job, error) { return tx.Job(id, practice) })
 }
 
 func TestAdminKeysAndDisable(t *testing.T) {
@@ -566,15 +538,7 @@ func TestAdminKeysAndDisable(t *testing.T) {
 	}
 	press(tm, "d", "y")
 	waitView(t, tm, "disabled pat")
-	var u *domain.User
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		u, err = tx.User("pat")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if !u.Disabled {
+	if u := read(t, w, func(tx *store.Tx) (*domain.User, error) { return tx.User("pat") }); !u.Disabled {
 		t.Fatal("pat is not disabled")
 	}
 }

@@ -175,6 +175,20 @@ func (w *world) user(t testing.TB, name string) *domain.User {
 	return u
 }
 
+// read runs one read transaction for a test, failing the test on error.
+func read[T any](t testing.TB, w *world, f func(*store.Tx) (T, error)) T {
+	t.Helper()
+	var v T
+	if err := w.st.View(func(tx *store.Tx) error {
+		var err error
+		v, err = f(tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func (w *world) coll(t testing.TB, label string) uint64 {
 	t.Helper()
 	id, ok := w.colls[label]

@@ -52,15 +52,9 @@ func (w *world) ledger(t *testing.T) ledger {
 // audited lists the audit entries of an action, newest first.
 func (w *world) audited(t *testing.T, action string) []domain.AuditEntry {
 	t.Helper()
-	var out []domain.AuditEntry
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		out, err = tx.AuditEntries(store.AuditFilter{Action: action})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return read(t, w, func(tx *store.Tx) ([]domain.AuditEntry, error) {
+		return tx.AuditEntries(store.AuditFilter{Action: action})
+	})
 }
 
 // A practice user and an approver are never offered the timetable
@@ -181,15 +175,7 @@ func (w *world) scheduledLDHC(t *testing.T) (*teatest.TestModel, *domain.Collect
 // collection reads a collection as stored now.
 func (w *world) collection(t *testing.T, id uint64) *domain.Collection {
 	t.Helper()
-	var c *domain.Collection
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		c, err = tx.Collection(id)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return read(t, w, func(tx *store.Tx) (*domain.Collection, error) { return tx.Collection(id) })
 }
 
 func TestTimetableReschedule(t *testing.T) {

@@ -163,14 +163,7 @@ func TestRetryQueuedKeepsTheManualForm(t *testing.T) {
 	}
 	press(tm, "s")
 	waitView(t, tm, "draft saved")
-	var m *domain.ManualEntry
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		m, err = tx.ManualEntry(qof, "A81003")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	m := read(t, w, func(tx *store.Tx) (*domain.ManualEntry, error) { return tx.ManualEntry(qof, "A81003") })
 	if len(m.Values) != 1 || m.Values[0].Value != 42 {
 		t.Fatalf("the value typed before the retry was saved as %v", m.Values)
 	}
@@ -349,17 +342,7 @@ func TestTimetableCancelActsOnTheCollectionAskedAbout(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	press(tm, "y")
 	waitView(t, tm, "cancelled LDHC2526 2026-03-13")
-	var got, other *domain.Collection
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		if got, err = tx.Collection(target); err != nil {
-			return err
-		}
-		other, err = tx.Collection(added.ID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	got, other := w.collection(t, target), w.collection(t, added.ID)
 	if got.Status != domain.CollCancelled || other.Status != domain.CollScheduled {
 		t.Fatalf("asked to cancel %s: it is %s, and the collection added meanwhile is %s", got.Label(), got.Status, other.Status)
 	}
@@ -413,15 +396,7 @@ func TestAdminDisableActsOnTheUserAskedAbout(t *testing.T) {
 	press(tm, "y")
 	waitView(t, tm, "disabled pat")
 	disabled := func(name string) bool {
-		var u *domain.User
-		if err := w.st.View(func(tx *store.Tx) error {
-			var err error
-			u, err = tx.User(name)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return u.Disabled
+		return read(t, w, func(tx *store.Tx) (*domain.User, error) { return tx.User(name) }).Disabled
 	}
 	if !disabled("pat") {
 		t.Fatal("pat, the user asked about, is not disabled")
@@ -451,20 +426,8 @@ func TestHomeDeclineActsOnTheOfferAskedAbout(t *testing.T) {
 	if !strings.Contains(v, "FLU2526") {
 		t.Fatalf("the refusal is not about the offer asked about:\n%s", v)
 	}
-	var parts []*domain.Participation
-	if err := w.st.View(func(tx *store.Tx) error {
-		for _, svc := range []string{"QOF2526", "CHILDIMM2526", "LDHC2526", "FLU2526"} {
-			p, err := tx.Participation(svc, "A81001")
-			if err != nil {
-				return err
-			}
-			parts = append(parts, p)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range parts {
+	for _, svc := range []string{"QOF2526", "CHILDIMM2526", "LDHC2526", "FLU2526"} {
+		p := read(t, w, func(tx *store.Tx) (*domain.Participation, error) { return tx.Participation(svc, "A81001") })
 		if p.State == domain.PartDeclined {
 			t.Fatalf("%s was declined", p.Service)
 		}
@@ -515,15 +478,7 @@ func TestCorrectionAfterAnotherCorrectionChangesNothing(t *testing.T) {
 // service reads a service as stored now.
 func (w *world) service(t *testing.T, id string) *domain.ServiceDef {
 	t.Helper()
-	var def *domain.ServiceDef
-	if err := w.st.View(func(tx *store.Tx) error {
-		var err error
-		def, err = tx.Service(id)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return def
+	return read(t, w, func(tx *store.Tx) (*domain.ServiceDef, error) { return tx.Service(id) })
 }
 
 // Corrected by another session while the form is being filled, the
