@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"gpcollections/domain"
-	"gpcollections/domain/timetable"
 	"gpcollections/store"
 	"gpcollections/store/ops"
 )
@@ -76,12 +75,6 @@ func writeTimetable(out io.Writer, list []*domain.Collection) error {
 	return w.Flush()
 }
 
-func printMoves(out io.Writer, moves []timetable.Move) {
-	for _, m := range moves {
-		fmt.Fprintf(out, "  %s\n", m)
-	}
-}
-
 func ttGenerateCmd() *cobra.Command {
 	var service string
 	var all bool
@@ -118,7 +111,7 @@ func ttGenerateCmd() *cobra.Command {
 						return err
 					}
 					fmt.Fprintf(out, "%s: added %d collections, %d already on the timetable\n", id, len(g.Added), len(g.Present))
-					printMoves(out, g.Moves)
+					io.WriteString(out, ops.DescribeMoves(g.Moves))
 				}
 				return nil
 			})
@@ -178,9 +171,8 @@ func ttAddCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "added collection %d: %s\n", c.ID, ops.DescribeDates(c))
-				printMoves(cmd.OutOrStdout(), moves)
-				return nil
+				_, err = io.WriteString(cmd.OutOrStdout(), ops.DescribeChange("added", c, moves))
+				return err
 			})
 		},
 	}
@@ -208,9 +200,8 @@ func ttRescheduleCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "rescheduled collection %d: %s\n", c.ID, ops.DescribeDates(c))
-				printMoves(cmd.OutOrStdout(), moves)
-				return nil
+				_, err = io.WriteString(cmd.OutOrStdout(), ops.DescribeChange("rescheduled", c, moves))
+				return err
 			})
 		},
 	}
@@ -232,8 +223,8 @@ func collectionAction(use, short, done string, act func(ss *session, id uint64, 
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s collection %d: %s\n", done, c.ID, ops.DescribeState(c))
-				return nil
+				_, err = io.WriteString(cmd.OutOrStdout(), ops.DescribeChange(done, c, nil))
+				return err
 			})
 		},
 	}

@@ -207,6 +207,29 @@ func DescribeDates(c *domain.Collection) string {
 		c.Label(), c.WindowStart, c.WindowEnd, c.DeclarationDeadline, c.ApprovalDeadline, c.PaymentDate)
 }
 
+// DescribeChange is what adding, rescheduling, cancelling or reopening a
+// collection reports, as the command line and the SSH commands print it: a
+// line naming what was done (done: "added", "rescheduled", ...) with the
+// collection's dates (added, rescheduled) or its state, then each move off
+// a weekend or bank holiday on a line of its own.
+func DescribeChange(done string, c *domain.Collection, moves []timetable.Move) string {
+	what := DescribeState(c)
+	if done == "added" || done == "rescheduled" {
+		what = DescribeDates(c)
+	}
+	return fmt.Sprintf("%s collection %d: %s\n", done, c.ID, what) + DescribeMoves(moves)
+}
+
+// DescribeMoves lists moves off weekends and bank holidays, one indented
+// line each.
+func DescribeMoves(moves []timetable.Move) string {
+	var b strings.Builder
+	for _, m := range moves {
+		fmt.Fprintf(&b, "  %s\n", m)
+	}
+	return b.String()
+}
+
 // DescribeState is the one-line state of a collection that cancelling or
 // reopening it reports.
 func DescribeState(c *domain.Collection) string {

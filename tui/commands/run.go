@@ -379,25 +379,16 @@ type CollectionChange struct {
 func (env Env) changeTimetable(c Command) error {
 	var (
 		col   *domain.Collection
-		moves []string
+		moves []timetable.Move
 		err   error
 		done  string
 	)
-	note := func(ms []timetable.Move) {
-		for _, m := range ms {
-			moves = append(moves, m.String())
-		}
-	}
 	switch c.Name {
 	case "timetable add":
-		var ms []timetable.Move
-		col, ms, err = ops.AddCollection(env.Store, env.User, c.Service, c.Date, c.Dates, c.Reason)
-		note(ms)
+		col, moves, err = ops.AddCollection(env.Store, env.User, c.Service, c.Date, c.Dates, c.Reason)
 		done = "added"
 	case "timetable reschedule":
-		var ms []timetable.Move
-		col, ms, err = ops.Reschedule(env.Store, env.User, c.ID, c.Dates, c.Reason)
-		note(ms)
+		col, moves, err = ops.Reschedule(env.Store, env.User, c.ID, c.Dates, c.Reason)
 		done = "rescheduled"
 	case "timetable cancel":
 		col, err = ops.CancelCollection(env.Store, env.User, c.ID, c.Reason)
@@ -410,17 +401,14 @@ func (env Env) changeTimetable(c Command) error {
 		return err
 	}
 	if c.JSON {
-		return writeJSON(env.Out, CollectionChange{Action: done, Collection: col, Moves: moves})
+		out := CollectionChange{Action: done, Collection: col}
+		for _, m := range moves {
+			out.Moves = append(out.Moves, m.String())
+		}
+		return writeJSON(env.Out, out)
 	}
-	what := ops.DescribeState(col)
-	if done == "added" || done == "rescheduled" {
-		what = ops.DescribeDates(col)
-	}
-	fmt.Fprintf(env.Out, "%s collection %d: %s\n", done, col.ID, what)
-	for _, m := range moves {
-		fmt.Fprintf(env.Out, "  %s\n", m)
-	}
-	return nil
+	_, err = io.WriteString(env.Out, ops.DescribeChange(done, col, moves))
+	return err
 }
 
 // PaymentRunJSON is payments run's JSON: the run as recorded and what the
