@@ -1,6 +1,7 @@
 package screens
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -521,17 +522,14 @@ func (a *Admin) act(tag string) tea.Cmd {
 		a.params = nil
 		return a.env.Run(a.id, tag, func() (string, any, error) {
 			// The relay of another session's correction may not have
-			// reached this screen before y: read the service again to say
-			// what is in force now (ops refuses the same in its
-			// transaction, for a correction in the instant after this).
-			cur, err := ops.Service(s, actor, id)
-			if err != nil {
-				return "", nil, err
-			}
-			if paramsVersion(cur) != want {
-				return "", nil, correctedMeanwhile{cur}
-			}
+			// reached this screen before y: ops refuses a correction from
+			// parameters no longer in force, and the refusal says what is.
 			sum, err := ops.CorrectPaymentParamsFrom(s, actor, id, want, p, reason)
+			if errors.Is(err, store.ErrConflict) {
+				if cur, rerr := ops.Service(s, actor, id); rerr == nil {
+					err = correctedMeanwhile{cur}
+				}
+			}
 			return fmt.Sprintf("%s corrected: %d declarations recalculated, %d unchanged", id, sum.Changed, sum.Unchanged), nil, err
 		})
 	}

@@ -1,6 +1,7 @@
 package screens
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -430,13 +431,14 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 			c, moves, err = ops.AddCollection(s, u, ch.service, ch.ach, ch.dates, ch.reason)
 		} else {
 			// The relay of another session's reschedule may not have
-			// reached this screen before y: read the dates again.
-			if err := unmoved(s, u, service, ch); err != nil {
-				return "", nil, err
-			}
+			// reached this screen before y: ops refuses a reschedule from
+			// dates that are no longer the collection's.
 			verb = "rescheduled "
 			was := ch.was
 			c, moves, err = ops.RescheduleFrom(s, u, ch.id, &was, ch.dates, ch.reason)
+			if errors.Is(err, store.ErrConflict) {
+				err = movedNow(s, u, service, ch.id, err)
+			}
 		}
 		if err != nil {
 			return "", nil, err
@@ -449,21 +451,19 @@ func (t *Timetable) actAdmin(tag string) tea.Cmd {
 	})
 }
 
-// unmoved refuses a reschedule whose collection's dates are no longer
-// those its confirmation was asked with, saying what they are now (ops
-// refuses the same in its transaction, for a change in the instant after
-// this read).
-func unmoved(s *store.Store, u *domain.User, service string, ch *timetableChange) error {
+// movedNow turns ops' refusal of a reschedule from stale dates into one
+// that says what the collection's dates are now.
+func movedNow(s *store.Store, u *domain.User, service string, id uint64, refused error) error {
 	cs, err := ops.Timetable(s, u, service)
 	if err != nil {
-		return err
+		return refused
 	}
 	for _, c := range cs {
-		if c.ID == ch.id && timetable.DatesOf(c) != ch.was {
+		if c.ID == id {
 			return movedMeanwhile{c}
 		}
 	}
-	return nil
+	return refused
 }
 
 // paidView says how to fetch the payment run's instruction file; the
