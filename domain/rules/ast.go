@@ -225,6 +225,16 @@ type Expr struct {
 	A, B     Operand
 }
 
+// walkExpr calls f on every node of a condition, parents first.
+func walkExpr(e *Expr, f func(*Expr)) {
+	if e == nil {
+		return
+	}
+	f(e)
+	walkExpr(e.L, f)
+	walkExpr(e.R, f)
+}
+
 // ListKind is what a rule list produces.
 type ListKind uint8
 

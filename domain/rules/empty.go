@@ -100,12 +100,3 @@ func (o Operand) fieldIndex() int {
 	}
 	return o.Field
 }
-
-func walkExpr(e *Expr, f func(*Expr)) {
-	if e == nil {
-		return
-	}
-	f(e)
-	walkExpr(e.L, f)
-	walkExpr(e.R, f)
-}

@@ -133,7 +133,6 @@ func outcome(l *List, c map[string]int64) string {
 func (rs *RuleSet) explainFields(x *Expr, rp *refPatient) []string {
 	names := map[string]bool{}
 	valued := map[string]bool{} // fields whose values the condition reads
-	var walk func(*Expr)
 	opd := func(o Operand) {
 		switch o.Kind {
 		case OpdAge:
@@ -160,10 +159,7 @@ func (rs *RuleSet) explainFields(x *Expr, rp *refPatient) []string {
 			}
 		}
 	}
-	walk = func(x *Expr) {
-		if x == nil {
-			return
-		}
+	walkExpr(x, func(x *Expr) {
 		switch x.Op {
 		case OpPresent, OpCodeIn:
 			names[rs.Fields[x.Field].Name] = true
@@ -173,10 +169,7 @@ func (rs *RuleSet) explainFields(x *Expr, rp *refPatient) []string {
 			opd(x.A)
 			opd(x.B)
 		}
-		walk(x.L)
-		walk(x.R)
-	}
-	walk(x)
+	})
 	keys := make([]string, 0, len(names))
 	for k := range names {
 		keys = append(keys, k)

@@ -1255,14 +1255,11 @@ func (p *parser) checkRefs() {
 }
 
 func exprRegs(x *Expr, out map[int]bool) {
-	if x == nil {
-		return
-	}
-	if x.Op == OpOnReg {
-		out[x.Reg] = true
-	}
-	exprRegs(x.L, out)
-	exprRegs(x.R, out)
+	walkExpr(x, func(e *Expr) {
+		if e.Op == OpOnReg {
+			out[e.Reg] = true
+		}
+	})
 }
 
 // registerOrder sorts registers so every register comes after those its
