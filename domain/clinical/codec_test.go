@@ -237,7 +237,10 @@ func TestLyingCountsAreRefused(t *testing.T) {
 		} {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			allocs := testing.AllocsPerRun(1, func() {
+			// Averaged over runs: the allocation count is process-wide, and a
+			// single run can catch one made by the runtime meanwhile (seen
+			// once in CI as 21).
+			allocs := testing.AllocsPerRun(10, func() {
 				if _, err := decode(bad); !errors.Is(err, ErrBadBatch) {
 					t.Fatalf("%s, count %d: %v", how, field, err)
 				}
